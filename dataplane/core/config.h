@@ -1,0 +1,31 @@
+// Reading and checking the dataplane's configuration. Errors name the offending key and, for
+// files, the line, so that an operator can fix the file without reading code.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "config_types.h"
+
+namespace sluice::dataplane {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses a YAML document. `source` names it in error messages (usually the file path).
+DataplaneConfig parse_config(std::string_view yaml_text, std::string_view source);
+
+DataplaneConfig load_config_file(const std::string& path);
+
+// Checks the whole configuration (after command-line overrides); throws ConfigError.
+void validate_config(const DataplaneConfig& config);
+
+// Parses "0-3,5" style core lists.
+std::vector<unsigned> parse_core_list(std::string_view text);
+
+HugepageMode parse_hugepage_mode(std::string_view text);
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,58 @@
+// The last step of every dataplane job: check frames against what the egress port accepts, send
+// them, and free (and count) whatever the queue had no room for. Never blocks, never allocates.
+#pragma once
+
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "worker_types.h"
+
+namespace sluice::dataplane {
+
+// The reason a frame cannot leave by `out`, or DropReason::kCount when it can.
+inline DropReason egress_check(const rte_mbuf* m, const EgressQueue& out) {
+  if (m->pkt_len < RTE_ETHER_HDR_LEN) return DropReason::kRunt;
+  if (m->pkt_len > out.max_frame) return DropReason::kOversize;
+  if (m->nb_segs > 1 && !out.multi_segment) return DropReason::kMultiSegUnsupported;
+  return DropReason::kCount;
+}
+
+// Sends up to n frames; consumes all of them (sent or freed). Counts on `counters` (the egress
+// port's). Returns the number sent.
+inline uint16_t transmit_burst(const EgressQueue& out, rte_mbuf** pkts, uint16_t n, PortCounters& counters) {
+  uint16_t kept = 0;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    DropReason reason = egress_check(m, out);
+    if (reason != DropReason::kCount) [[unlikely]] {
+      counters.drop(reason);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    bytes += m->pkt_len;
+    pkts[kept++] = m;
+  }
+  uint16_t sent = rte_eth_tx_burst(out.port, out.queue, pkts, kept);
+  if (sent < kept) [[unlikely]] {
+    for (uint16_t i = sent; i < kept; ++i) bytes -= pkts[i]->pkt_len;
+    rte_pktmbuf_free_bulk(pkts + sent, kept - sent);
+    counters.drop(DropReason::kTxFull, kept - sent);
+  }
+  counters.tx_packets.add(sent);
+  counters.tx_bytes.add(bytes);
+  return sent;
+}
+
+// Receives one burst and counts it on the ingress port.
+inline uint16_t receive_burst(const IngressQueue& in, rte_mbuf** pkts, PortCounters& counters) {
+  uint16_t n = rte_eth_rx_burst(in.port, in.queue, pkts, kBurstSize);
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < n; ++i) bytes += pkts[i]->pkt_len;
+  counters.rx_packets.add(n);
+  counters.rx_bytes.add(bytes);
+  return n;
+}
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,30 @@
+// The pinned polling loop every worker core runs. A job is any type with
+// `uint32_t poll(WorkerCounters&)` that does one pass over its queues and returns the packets it
+// received; the loop adds the per-core accounting (passes, busy passes, busy cycles).
+#pragma once
+
+#include <rte_cycles.h>
+
+#include <atomic>
+
+#include "worker_types.h"
+
+namespace sluice::dataplane {
+
+template <class Job>
+void run_worker_loop(Job& job, WorkerCounters& counters, const std::atomic<bool>& stop) {
+  uint64_t last = rte_rdtsc();
+  while (!stop.load(std::memory_order_relaxed)) {
+    const uint32_t received = job.poll(counters);
+    const uint64_t now = rte_rdtsc();
+    counters.loops.inc();
+    if (received != 0) {
+      counters.busy_loops.inc();
+      counters.busy_cycles.add(now - last);
+      counters.packets.add(received);
+    }
+    last = now;
+  }
+}
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,71 @@
+// sluice-dataplane: the packet-processing process. Configuration comes from a YAML file
+// (--config) and/or the command line; the command line wins.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dataplane_app.h"
+
+using namespace sluice::dataplane;
+
+namespace {
+
+unsigned first_core_other_than(unsigned core) {
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  for (unsigned c = 0; c < static_cast<unsigned>(online); ++c) {
+    if (c != core) return c;
+  }
+  throw ConfigError("cores.workers: this host has a single core; a worker needs a core besides cores.main");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice-dataplane: kernel-bypass packet processing on pinned cores"};
+  std::string config_path, workers, hugepages, instance;
+  std::vector<std::string> port_args;
+  std::optional<unsigned> main_core, memory_mb, stats_interval;
+  bool check_only = false;
+  app.add_option("-c,--config", config_path, "YAML configuration file")->check(CLI::ExistingFile);
+  app.add_option("-p,--port", port_args, "NAME=DEVICE (PCI address or DPDK vdev string); repeat per port");
+  app.add_option("--main-core", main_core, "EAL main lcore (management only)");
+  app.add_option("--workers", workers, "worker cores, e.g. 1 or 1-3");
+  app.add_option("--hugepages", hugepages, "auto, on or off");
+  app.add_option("--memory-mb", memory_mb, "EAL memory without hugepages");
+  app.add_option("--instance", instance, "instance name (EAL file prefix)");
+  app.add_option("--stats-interval", stats_interval, "print counters every N seconds (0: off)");
+  app.add_flag("--check", check_only, "validate the configuration and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    DataplaneConfig config = config_path.empty() ? DataplaneConfig{} : load_config_file(config_path);
+    if (!port_args.empty()) {
+      config.ports.clear();
+      for (const auto& arg : port_args) {
+        auto eq = arg.find('=');
+        if (eq == std::string::npos || eq == 0) throw ConfigError("--port " + arg + ": expected NAME=DEVICE");
+        config.ports.push_back({.name = arg.substr(0, eq), .device = arg.substr(eq + 1)});
+      }
+    }
+    if (main_core) config.cores.main = *main_core;
+    if (!workers.empty()) config.cores.workers = parse_core_list(workers);
+    if (config.cores.workers.empty()) config.cores.workers = {first_core_other_than(config.cores.main)};
+    if (!hugepages.empty()) config.hugepages = parse_hugepage_mode(hugepages);
+    if (memory_mb) config.memory_mb = *memory_mb;
+    if (!instance.empty()) config.instance = instance;
+    if (stats_interval) config.stats_interval_s = *stats_interval;
+    validate_config(config);
+    if (check_only) {
+      fmt::print("configuration is valid\n");
+      return 0;
+    }
+    return run_dataplane(config, argv[0]);
+  } catch (const ConfigError& e) {
+    fmt::print(stderr, "sluice-dataplane: configuration error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "sluice-dataplane: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,34 @@
+// The wire: a two-port forwarder. Whatever arrives on one port leaves on the other, unchanged,
+// after the egress checks every job applies. It is the dataplane's baseline: the L4 balancer's
+// cost is measured against it.
+#pragma once
+
+#include "port.h"
+#include "transmit.h"
+#include "worker_types.h"
+
+namespace sluice::dataplane {
+
+class WireJob {
+ public:
+  // Forwards between queue `queue` of `a` and the same queue of `b`, both directions.
+  WireJob(const Port& a, const Port& b, uint16_t queue)
+      : a_in_(a.ingress(queue)), b_in_(b.ingress(queue)), a_out_(a.egress(queue)), b_out_(b.egress(queue)) {}
+
+  uint32_t poll(WorkerCounters& counters) {
+    return forward(a_in_, b_out_, counters) + forward(b_in_, a_out_, counters);
+  }
+
+ private:
+  static uint16_t forward(const IngressQueue& in, const EgressQueue& out, WorkerCounters& counters) {
+    rte_mbuf* pkts[kBurstSize];
+    const uint16_t n = receive_burst(in, pkts, counters.ports[in.port]);
+    if (n != 0) transmit_burst(out, pkts, n, counters.ports[out.port]);
+    return n;
+  }
+
+  IngressQueue a_in_, b_in_;
+  EgressQueue a_out_, b_out_;
+};
+
+}  // namespace sluice::dataplane
