@@ -37,7 +37,8 @@ std::string child_key(const std::string& parent, const std::string& name) {
 void reject_unknown_keys(std::string_view source, const std::string& parent, const YAML::Node& map,
                          std::initializer_list<std::string_view> known) {
   for (const auto& item : map) {
-    const auto name = item.first.as<std::string>();
+    if (!item.first.IsScalar()) site_of(source, parent.empty() ? "(key)" : parent, item.first).fail("keys must be plain names");
+    const std::string& name = item.first.Scalar();
     bool found = false;
     for (auto k : known) found = found || k == name;
     if (!found) site_of(source, child_key(parent, name), item.first).fail("unknown key");
@@ -134,7 +135,9 @@ HugepageMode parse_hugepage_mode(std::string_view text) {
   throw ConfigError("'" + std::string(text) + "' is not one of auto, on, off");
 }
 
-DataplaneConfig parse_config(std::string_view yaml_text, std::string_view source) {
+namespace {
+
+DataplaneConfig parse_document(std::string_view yaml_text, std::string_view source) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -179,6 +182,19 @@ DataplaneConfig parse_config(std::string_view yaml_text, std::string_view source
     for (size_t i = 0; i < n.size(); ++i) config.ports.push_back(parse_port(source, "ports[" + std::to_string(i) + "]", n[i]));
   }
   return config;
+}
+
+}  // namespace
+
+DataplaneConfig parse_config(std::string_view yaml_text, std::string_view source) {
+  try {
+    return parse_document(yaml_text, source);
+  } catch (const YAML::Exception& e) {
+    // Anything the checks above did not anticipate still gets a position, never an abort.
+    std::ostringstream out;
+    out << source << ':' << e.mark.line + 1 << ": " << e.msg;
+    throw ConfigError(out.str());
+  }
 }
 
 DataplaneConfig load_config_file(const std::string& path) {

@@ -3,8 +3,8 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include <cctype>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -32,8 +32,19 @@ HostFacts probe_host() {
 }
 
 bool is_pci_address(std::string_view device) {
-  static const std::regex pci(R"(^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$)");
-  return std::regex_match(device.begin(), device.end(), pci);
+  // [DDDD:]BB:DD.F in hex, function 0-7.
+  auto hex = [&](size_t from, size_t n) {
+    for (size_t i = from; i < from + n; ++i) {
+      if (!std::isxdigit(static_cast<unsigned char>(device[i]))) return false;
+    }
+    return true;
+  };
+  if (device.size() == 12) {
+    if (!hex(0, 4) || device[4] != ':') return false;
+    device.remove_prefix(5);
+  }
+  return device.size() == 7 && hex(0, 2) && device[2] == ':' && hex(3, 2) && device[5] == '.' &&
+         device[6] >= '0' && device[6] <= '7';
 }
 
 std::string ethdev_name(const PortConfig& port) {
