@@ -4,6 +4,7 @@
 #include <rte_errno.h>
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -106,6 +107,17 @@ EalSession::EalSession(const std::vector<std::string>& args) {
   }
 }
 
-EalSession::~EalSession() { rte_eal_cleanup(); }
+EalSession::~EalSession() {
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
+  rte_eal_cleanup();
+  remove_runtime_dir(runtime_dir);
+}
+
+void remove_runtime_dir(const std::string& path) {
+  // EAL leaves its runtime directory (config, fbarray and socket files) behind after cleanup;
+  // without this, every instance name ever used would keep a directory under /var/run/dpdk.
+  std::error_code ec;
+  if (path.find("/dpdk/") != std::string::npos) std::filesystem::remove_all(path, ec);
+}
 
 }  // namespace sluice::dataplane

@@ -29,6 +29,9 @@ bool use_hugepages(const DataplaneConfig& config, const HostFacts& host);
 std::vector<std::string> build_eal_args(const DataplaneConfig& config, const HostFacts& host,
                                         std::string_view program);
 
+// Removes an EAL runtime directory (rte_eal_get_runtime_dir()) after rte_eal_cleanup.
+void remove_runtime_dir(const std::string& path);
+
 // Owns the EAL for the life of the process: rte_eal_init on construction, rte_eal_cleanup on
 // destruction. EAL can be started once per process.
 class EalSession {

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "config_types.h"
+#include "eal.h"
 
 namespace sluice::test {
 namespace {
@@ -34,7 +35,11 @@ void start_test_eal(const char* program) {
   }
 }
 
-void stop_test_eal() { rte_eal_cleanup(); }
+void stop_test_eal() {
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
+  rte_eal_cleanup();
+  dataplane::remove_runtime_dir(runtime_dir);
+}
 
 RingPort::RingPort(const std::string& name, rte_mempool* pool, RingPortOptions options) {
   const std::string id = unique_name(name);
