@@ -14,6 +14,18 @@ enum class DropReason : uint8_t {
   kOversize,             // longer than the egress port's largest frame
   kMultiSegUnsupported,  // chained mbuf on a port that cannot send chains
   kTxFull,               // egress queue had no room
+  kVlanTruncated,        // a VLAN tag cut short by the end of the frame
+  kTooManyVlanTags,      // more than two stacked VLAN tags
+  kSplitHeaders,         // headers continue past the first mbuf segment
+  kIpTruncated,          // IP header or total length beyond the end of the frame
+  kIpBadVersion,         // version field disagrees with the EtherType
+  kIpv4BadHeaderLength,  // IHL below 5 or beyond the total length
+  kIpBadChecksum,        // the NIC reported a bad IPv4 header checksum
+  kIpv6BadExtension,     // extension header chain too long or cut short
+  kL4Truncated,          // TCP/UDP/ICMP header beyond the IP payload
+  kTcpBadHeaderLength,   // TCP data offset below 5 or beyond the payload
+  kUdpBadLength,         // UDP length below 8 or beyond the IP payload
+  kArpMalformed,         // ARP that is not Ethernet/IPv4 or is cut short
   kCount,
 };
 
@@ -24,10 +36,23 @@ inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames
     "oversize",
     "multiseg_unsupported",
     "tx_full",
+    "vlan_truncated",
+    "too_many_vlan_tags",
+    "split_headers",
+    "ip_truncated",
+    "ip_bad_version",
+    "ipv4_bad_header_length",
+    "ip_bad_checksum",
+    "ipv6_bad_extension",
+    "l4_truncated",
+    "tcp_bad_header_length",
+    "udp_bad_length",
+    "arp_malformed",
 };
 
+// kCount names "no drop".
 constexpr std::string_view drop_reason_name(DropReason r) {
-  return kDropReasonNames[static_cast<size_t>(r)];
+  return r < DropReason::kCount ? kDropReasonNames[static_cast<size_t>(r)] : "none";
 }
 
 }  // namespace sluice

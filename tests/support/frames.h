@@ -1,5 +1,5 @@
-// Building test frames byte by byte: Ethernet, IPv4, UDP with correct lengths and checksums, so
-// that packet tests state their inputs and expected outputs as plain bytes.
+// Test frames as plain bytes, so that packet tests state their inputs and expected outputs
+// exactly. PacketBuilder (packet_builder.h) builds arbitrary stacks; these are shortcuts.
 #pragma once
 
 #include <array>
@@ -27,8 +27,6 @@ Frame udp4_frame(const UdpFrameSpec& spec);
 
 // A frame of `size` bytes whose first 14 bytes are an Ethernet header when size allows.
 Frame raw_frame(size_t size, uint8_t fill = 0x5a);
-
-uint16_t internet_checksum(const uint8_t* data, size_t len, uint32_t initial = 0);
 
 std::string hex_dump(const Frame& frame, size_t max_bytes = 64);
 
