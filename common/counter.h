@@ -9,7 +9,9 @@ namespace sluice {
 
 class Counter {
  public:
-  void add(uint64_t n) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n) {
+    value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   void inc() { add(1); }
   uint64_t get() const { return value_.load(std::memory_order_relaxed); }
 

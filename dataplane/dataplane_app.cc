@@ -35,11 +35,14 @@ int worker_main(void* arg) {
 
 class Workers {
  public:
-  Workers(const Port& a, const Port& b, const std::vector<unsigned>& lcores, const std::atomic<bool>& stop) {
+  Workers(const Port& a, const Port& b, const std::vector<unsigned>& lcores,
+          const std::atomic<bool>& stop) {
     const uint16_t queues = std::min(a.queues, b.queues);
     for (unsigned lcore : lcores) {
       if (slots_.size() == queues) {
-        fmt::print(stderr, "note: lcore {} has no queue pair to poll (ports offer {}); it stays idle\n", lcore, queues);
+        fmt::print(stderr,
+                   "note: lcore {} has no queue pair to poll (ports offer {}); it stays idle\n",
+                   lcore, queues);
         continue;
       }
       void* mem = rte_zmalloc_socket("worker", sizeof(WorkerSlot), RTE_CACHE_LINE_SIZE,
@@ -84,22 +87,25 @@ int run_dataplane(const DataplaneConfig& config, const char* program) {
 
   const auto queues = static_cast<uint16_t>(config.cores.workers.size());
   const unsigned mbufs = config.mbufs ? config.mbufs : mbufs_needed(config, queues);
-  rte_mempool* pool = create_packet_pool("sluice_pkts", mbufs, static_cast<int>(rte_socket_id()));
+  rte_mempool* pool = create_packet_pool("sluice_pkts", mbufs, static_cast<int>(rte_socket_id()),
+                                         pool_layout(config, huge));
   std::vector<Port> ports = start_ports(config, queues, pool);
 
   std::atomic<bool> stop{false};
   Workers workers(ports[0], ports[1], config.cores.workers, stop);
-  fmt::print("sluice-dataplane: wire {} <-> {}, {} worker(s), {}, {} mbufs\n", ports[0].name, ports[1].name,
-             workers.views().size(), huge ? "hugepages" : "no hugepages", mbufs);
+  fmt::print("sluice-dataplane: wire {} <-> {}, {} worker(s), {}, {} mbufs\n", ports[0].name,
+             ports[1].name, workers.views().size(), huge ? "hugepages" : "no hugepages", mbufs);
   std::fflush(stdout);
   workers.launch();
 
   const auto tick = std::chrono::milliseconds(200);
-  auto next_stats = std::chrono::steady_clock::now() + std::chrono::seconds(config.stats_interval_s);
+  auto next_stats =
+      std::chrono::steady_clock::now() + std::chrono::seconds(config.stats_interval_s);
   for (;;) {
     SignalEvent ev = wait_for_signal(tick);
     if (ev == SignalEvent::kStop) break;
-    const bool periodic = config.stats_interval_s != 0 && std::chrono::steady_clock::now() >= next_stats;
+    const bool periodic =
+        config.stats_interval_s != 0 && std::chrono::steady_clock::now() >= next_stats;
     if (ev == SignalEvent::kDumpStats || periodic) {
       print_stats(stdout, ports, workers.views());
       next_stats = std::chrono::steady_clock::now() + std::chrono::seconds(config.stats_interval_s);

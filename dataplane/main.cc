@@ -1,8 +1,8 @@
 // sluice-dataplane: the packet-processing process. Configuration comes from a YAML file
 // (--config) and/or the command line; the command line wins.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include "config.h"
 #include "dataplane_app.h"
@@ -16,7 +16,8 @@ unsigned first_core_other_than(unsigned core) {
   for (unsigned c = 0; c < static_cast<unsigned>(online); ++c) {
     if (c != core) return c;
   }
-  throw ConfigError("cores.workers: this host has a single core; a worker needs a core besides cores.main");
+  throw ConfigError(
+      "cores.workers: this host has a single core; a worker needs a core besides cores.main");
 }
 
 }  // namespace
@@ -28,7 +29,8 @@ int main(int argc, char** argv) {
   std::optional<unsigned> main_core, memory_mb, stats_interval;
   bool check_only = false;
   app.add_option("-c,--config", config_path, "YAML configuration file")->check(CLI::ExistingFile);
-  app.add_option("-p,--port", port_args, "NAME=DEVICE (PCI address or DPDK vdev string); repeat per port");
+  app.add_option("-p,--port", port_args,
+                 "NAME=DEVICE (PCI address or DPDK vdev string); repeat per port");
   app.add_option("--main-core", main_core, "EAL main lcore (management only)");
   app.add_option("--workers", workers, "worker cores, e.g. 1 or 1-3");
   app.add_option("--hugepages", hugepages, "auto, on or off");
@@ -39,18 +41,21 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    DataplaneConfig config = config_path.empty() ? DataplaneConfig{} : load_config_file(config_path);
+    DataplaneConfig config =
+        config_path.empty() ? DataplaneConfig{} : load_config_file(config_path);
     if (!port_args.empty()) {
       config.ports.clear();
       for (const auto& arg : port_args) {
         auto eq = arg.find('=');
-        if (eq == std::string::npos || eq == 0) throw ConfigError("--port " + arg + ": expected NAME=DEVICE");
+        if (eq == std::string::npos || eq == 0)
+          throw ConfigError("--port " + arg + ": expected NAME=DEVICE");
         config.ports.push_back({.name = arg.substr(0, eq), .device = arg.substr(eq + 1)});
       }
     }
     if (main_core) config.cores.main = *main_core;
     if (!workers.empty()) config.cores.workers = parse_core_list(workers);
-    if (config.cores.workers.empty()) config.cores.workers = {first_core_other_than(config.cores.main)};
+    if (config.cores.workers.empty())
+      config.cores.workers = {first_core_other_than(config.cores.main)};
     if (!hugepages.empty()) config.hugepages = parse_hugepage_mode(hugepages);
     if (memory_mb) config.memory_mb = *memory_mb;
     if (!instance.empty()) config.instance = instance;

@@ -13,7 +13,8 @@ enum class HugepageMode { kAuto, kOn, kOff };
 
 struct PortConfig {
   std::string name;    // operator-facing label, unique
-  std::string device;  // a PCI address (0000:01:00.0) or a DPDK vdev string (net_ring0, net_af_packet0,iface=eth1)
+  std::string device;  // a PCI address (0000:01:00.0) or a DPDK vdev string (net_ring0,
+                       // net_af_packet0,iface=eth1)
   uint16_t mtu = 1500;
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;

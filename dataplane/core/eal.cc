@@ -61,8 +61,9 @@ bool use_hugepages(const DataplaneConfig& config, const HostFacts& host) {
       return false;
     case HugepageMode::kOn:
       if (!host.hugepages_available) {
-        throw ConfigError("hugepages: 'on' but the host has no free hugepages on a mounted hugetlbfs "
-                          "(see scripts/hugepages)");
+        throw ConfigError(
+            "hugepages: 'on' but the host has no free hugepages on a mounted hugetlbfs "
+            "(see scripts/hugepages)");
       }
       return true;
     case HugepageMode::kAuto:

@@ -19,7 +19,8 @@ HostFacts probe_host();
 
 bool is_pci_address(std::string_view device);
 
-// The ethdev name DPDK gives the port made from this device (what rte_eth_dev_get_port_by_name takes).
+// The ethdev name DPDK gives the port made from this device (what rte_eth_dev_get_port_by_name
+// takes).
 std::string ethdev_name(const PortConfig& port);
 
 // Whether the configuration, on this host, runs on hugepages. Throws ConfigError when hugepages

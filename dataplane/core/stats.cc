@@ -19,30 +19,35 @@ PortTotals sum_port(uint16_t port_id, std::span<const WorkerView> workers) {
   return t;
 }
 
-void print_stats(std::FILE* out, const std::vector<Port>& ports, std::span<const WorkerView> workers) {
+void print_stats(std::FILE* out, const std::vector<Port>& ports,
+                 std::span<const WorkerView> workers) {
   fmt::print(out, "{:<12} {:>4} {:>14} {:>16} {:>14} {:>16} {:>10} {:>10} {:>10}\n", "port", "id",
-             "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "hw_missed", "hw_rxerr", "hw_txerr");
+             "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "hw_missed", "hw_rxerr",
+             "hw_txerr");
   for (const auto& p : ports) {
     PortTotals t = sum_port(p.id, workers);
     rte_eth_stats hw{};
     rte_eth_stats_get(p.id, &hw);
     fmt::print(out, "{:<12} {:>4} {:>14} {:>16} {:>14} {:>16} {:>10} {:>10} {:>10}\n", p.name, p.id,
-               t.rx_packets, t.rx_bytes, t.tx_packets, t.tx_bytes, hw.imissed, hw.ierrors, hw.oerrors);
+               t.rx_packets, t.rx_bytes, t.tx_packets, t.tx_bytes, hw.imissed, hw.ierrors,
+               hw.oerrors);
     std::string drops;
     for (size_t r = 0; r < kDropReasonCount; ++r) {
       if (t.drops[r] != 0) drops += fmt::format(" {}={}", kDropReasonNames[r], t.drops[r]);
     }
     if (!drops.empty()) fmt::print(out, "{:<12} drops:{}\n", "", drops);
   }
-  fmt::print(out, "{:<12} {:>14} {:>14} {:>8} {:>14} {:>12}\n", "core", "loops", "busy_loops", "busy%",
-             "packets", "cycles/pkt");
+  fmt::print(out, "{:<12} {:>14} {:>14} {:>8} {:>14} {:>12}\n", "core", "loops", "busy_loops",
+             "busy%", "packets", "cycles/pkt");
   for (const auto& w : workers) {
     const WorkerCounters& c = *w.counters;
     const uint64_t loops = c.loops.get(), busy = c.busy_loops.get(), packets = c.packets.get();
-    const double busy_pct = loops ? 100.0 * static_cast<double>(busy) / static_cast<double>(loops) : 0.0;
-    const double cpp = packets ? static_cast<double>(c.busy_cycles.get()) / static_cast<double>(packets) : 0.0;
-    fmt::print(out, "{:<12} {:>14} {:>14} {:>7.1f}% {:>14} {:>12.1f}\n", fmt::format("lcore {}", w.lcore),
-               loops, busy, busy_pct, packets, cpp);
+    const double busy_pct =
+        loops ? 100.0 * static_cast<double>(busy) / static_cast<double>(loops) : 0.0;
+    const double cpp =
+        packets ? static_cast<double>(c.busy_cycles.get()) / static_cast<double>(packets) : 0.0;
+    fmt::print(out, "{:<12} {:>14} {:>14} {:>7.1f}% {:>14} {:>12.1f}\n",
+               fmt::format("lcore {}", w.lcore), loops, busy, busy_pct, packets, cpp);
   }
   std::fflush(out);
 }

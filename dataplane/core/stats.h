@@ -23,6 +23,7 @@ struct PortTotals {
 
 PortTotals sum_port(uint16_t port_id, std::span<const WorkerView> workers);
 
-void print_stats(std::FILE* out, const std::vector<Port>& ports, std::span<const WorkerView> workers);
+void print_stats(std::FILE* out, const std::vector<Port>& ports,
+                 std::span<const WorkerView> workers);
 
 }  // namespace sluice::dataplane

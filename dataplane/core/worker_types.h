@@ -22,10 +22,10 @@ struct alignas(64) PortCounters {
 
 // One worker's counters. Cache-line aligned so that no two workers write the same line.
 struct alignas(64) WorkerCounters {
-  Counter loops;        // polling passes
-  Counter busy_loops;   // passes that received at least one packet
-  Counter busy_cycles;  // TSC cycles spent in busy passes
-  Counter packets;      // packets received, all ports
+  Counter loops;                              // polling passes
+  Counter busy_loops;                         // passes that received at least one packet
+  Counter busy_cycles;                        // TSC cycles spent in busy passes
+  Counter packets;                            // packets received, all ports
   std::array<PortCounters, kMaxPorts> ports;  // indexed by DPDK port id
 };
 

@@ -13,17 +13,25 @@ class WireJob {
  public:
   // Forwards between queue `queue` of `a` and the same queue of `b`, both directions.
   WireJob(const Port& a, const Port& b, uint16_t queue)
-      : a_in_(a.ingress(queue)), b_in_(b.ingress(queue)), a_out_(a.egress(queue)), b_out_(b.egress(queue)) {}
+      : a_in_(a.ingress(queue)),
+        b_in_(b.ingress(queue)),
+        a_out_(a.egress(queue)),
+        b_out_(b.egress(queue)) {}
 
   uint32_t poll(WorkerCounters& counters) {
     return forward(a_in_, b_out_, counters) + forward(b_in_, a_out_, counters);
   }
 
  private:
-  static uint16_t forward(const IngressQueue& in, const EgressQueue& out, WorkerCounters& counters) {
+  static uint16_t forward(const IngressQueue& in, const EgressQueue& out,
+                          WorkerCounters& counters) {
     rte_mbuf* pkts[kBurstSize];
-    const uint16_t n = receive_burst(in, pkts, counters.ports[in.port]);
-    if (n != 0) transmit_burst(out, pkts, n, counters.ports[out.port]);
+    const uint16_t n = rte_eth_rx_burst(in.port, in.queue, pkts, kBurstSize);
+    if (n == 0) return 0;
+    const TransmitResult r = transmit_burst(out, pkts, n, counters.ports[out.port]);
+    PortCounters& rx = counters.ports[in.port];
+    rx.rx_packets.add(n);
+    rx.rx_bytes.add(r.offered_bytes);
     return n;
   }
 

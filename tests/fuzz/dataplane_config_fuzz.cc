@@ -9,7 +9,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sluice::dataplane;
   try {
-    DataplaneConfig config = parse_config(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.yaml");
+    DataplaneConfig config =
+        parse_config(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.yaml");
     validate_config(config);
   } catch (const ConfigError&) {
   }

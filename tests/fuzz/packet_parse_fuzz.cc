@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint32_t header_len = size == 0 ? 0 : len - (data[0] % 8 == 0 ? data[0] % len : 0);
   PacketMeta meta;
   const PacketKind kind = parse_frame(data, header_len, len, size > 1 && data[1] == 0xff, meta);
-  if (kind == PacketKind::kIp && (meta.l3_offset + meta.l3_length > len || meta.l4_offset > len)) std::abort();
+  if (kind == PacketKind::kIp && (meta.l3_offset + meta.l3_length > len || meta.l4_offset > len))
+    std::abort();
   if (kind == PacketKind::kDrop && meta.drop == sluice::DropReason::kCount) std::abort();
   return 0;
 }

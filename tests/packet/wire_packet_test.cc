@@ -21,15 +21,18 @@ struct Input {
 struct WireCase {
   std::string name;
   std::vector<Input> into_a, into_b;
-  std::vector<Frame> out_of_b, out_of_a;           // expected, in order
+  std::vector<Frame> out_of_b, out_of_a;            // expected, in order
   std::map<DropReason, uint64_t> drops_a, drops_b;  // expected drop counts by egress port
   uint16_t mtu = 1500;
 };
 
-Frame udp(size_t size, uint8_t fill = 0xab) { return udp4_frame({.frame_size = size, .fill = fill}); }
+Frame udp(size_t size, uint8_t fill = 0xab) {
+  return udp4_frame({.frame_size = size, .fill = fill});
+}
 
 std::vector<WireCase> wire_cases() {
-  const Frame small = udp(64), full = udp(1514), vlan_full = raw_frame(1518), too_big = raw_frame(1519);
+  const Frame small = udp(64), full = udp(1514), vlan_full = raw_frame(1518),
+              too_big = raw_frame(1519);
   const Frame jumbo = udp(3000);
   return {
       {.name = "min_frame_a_to_b", .into_a = {{small}}, .out_of_b = {small}},
@@ -41,7 +44,9 @@ std::vector<WireCase> wire_cases() {
        .out_of_a = {udp(512, 4), udp(1024, 5)}},
       {.name = "full_size_frame", .into_a = {{full}}, .out_of_b = {full}},
       {.name = "largest_frame_with_vlan_tag", .into_a = {{vlan_full}}, .out_of_b = {vlan_full}},
-      {.name = "one_byte_over_largest_frame", .into_a = {{too_big}}, .drops_b = {{DropReason::kOversize, 1}}},
+      {.name = "one_byte_over_largest_frame",
+       .into_a = {{too_big}},
+       .drops_b = {{DropReason::kOversize, 1}}},
       {.name = "header_only_frame", .into_a = {{raw_frame(14)}}, .out_of_b = {raw_frame(14)}},
       {.name = "runt_13_bytes", .into_a = {{raw_frame(13)}}, .drops_b = {{DropReason::kRunt, 1}}},
       {.name = "runt_1_byte", .into_b = {{raw_frame(1)}}, .drops_a = {{DropReason::kRunt, 1}}},
@@ -69,7 +74,8 @@ uint64_t bytes_of(const std::vector<Frame>& frames) {
   return n;
 }
 
-void expect_frames(const std::vector<Frame>& got, const std::vector<Frame>& want, const char* where) {
+void expect_frames(const std::vector<Frame>& got, const std::vector<Frame>& want,
+                   const char* where) {
   ASSERT_EQ(got.size(), want.size()) << "frames out of " << where;
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(got[i], want[i]) << where << " frame " << i << "\n got: " << hex_dump(got[i])
@@ -77,10 +83,12 @@ void expect_frames(const std::vector<Frame>& got, const std::vector<Frame>& want
   }
 }
 
-void expect_drops(const dataplane::PortCounters& c, const std::map<DropReason, uint64_t>& want, const char* where) {
+void expect_drops(const dataplane::PortCounters& c, const std::map<DropReason, uint64_t>& want,
+                  const char* where) {
   for (size_t r = 0; r < kDropReasonCount; ++r) {
     auto it = want.find(static_cast<DropReason>(r));
-    EXPECT_EQ(c.drops[r].get(), it == want.end() ? 0u : it->second) << where << " drops " << kDropReasonNames[r];
+    EXPECT_EQ(c.drops[r].get(), it == want.end() ? 0u : it->second)
+        << where << " drops " << kDropReasonNames[r];
   }
 }
 
@@ -188,7 +196,8 @@ TEST(WireBurst, SustainedBidirectionalTraffic) {
     }
     EXPECT_EQ(counters->ports[b.port().id].tx_packets.get(), total_a);
     EXPECT_EQ(counters->ports[a.port().id].tx_packets.get(), total_b);
-    EXPECT_EQ(counters->packets.get(), 0u) << "the worker loop, not poll(), counts per-core packets";
+    EXPECT_EQ(counters->packets.get(), 0u)
+        << "the worker loop, not poll(), counts per-core packets";
   }
   EXPECT_EQ(pool.available(), pool.size()) << "mbufs leaked";
 }

@@ -26,8 +26,9 @@ std::string unique_name(const std::string& base) {
 
 void start_test_eal(const char* program) {
   const std::string prefix = "sluice-test-" + std::to_string(getpid());
-  std::vector<std::string> args = {program, "--no-huge", "--no-pci", "-m", "256", "-l", "0",
-                                   "--file-prefix", prefix, "--no-telemetry", "--log-level", "lib.eal:error"};
+  std::vector<std::string> args = {
+      program,         "--no-huge", "--no-pci",       "-m",          "256",          "-l", "0",
+      "--file-prefix", prefix,      "--no-telemetry", "--log-level", "lib.eal:error"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
@@ -43,11 +44,15 @@ void stop_test_eal() {
 
 RingPort::RingPort(const std::string& name, rte_mempool* pool, RingPortOptions options) {
   const std::string id = unique_name(name);
-  rx_ = rte_ring_create((id + "_rx").c_str(), options.rx_ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-  tx_ = rte_ring_create((id + "_tx").c_str(), options.tx_ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-  if (rx_ == nullptr || tx_ == nullptr) throw std::runtime_error("ring create failed: " + std::string(rte_strerror(rte_errno)));
+  rx_ = rte_ring_create((id + "_rx").c_str(), options.rx_ring_size, SOCKET_ID_ANY,
+                        RING_F_SP_ENQ | RING_F_SC_DEQ);
+  tx_ = rte_ring_create((id + "_tx").c_str(), options.tx_ring_size, SOCKET_ID_ANY,
+                        RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (rx_ == nullptr || tx_ == nullptr)
+    throw std::runtime_error("ring create failed: " + std::string(rte_strerror(rte_errno)));
   int port_id = rte_eth_from_rings(id.c_str(), &rx_, 1, &tx_, 1, SOCKET_ID_ANY);
-  if (port_id < 0) throw std::runtime_error("rte_eth_from_rings failed: " + std::string(rte_strerror(rte_errno)));
+  if (port_id < 0)
+    throw std::runtime_error("rte_eth_from_rings failed: " + std::string(rte_strerror(rte_errno)));
   dataplane::PortConfig config{.name = name, .device = id, .mtu = options.mtu};
   port_ = dataplane::start_port(static_cast<uint16_t>(port_id), config, 1, pool);
 }
@@ -80,12 +85,14 @@ std::vector<Frame> RingPort::take_sent() {
 }
 
 PacketPool::PacketPool(unsigned mbufs) : size_(mbufs) {
-  pool_ = rte_pktmbuf_pool_create(unique_name("test_pool").c_str(), mbufs, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                  SOCKET_ID_ANY);
-  if (pool_ == nullptr) throw std::runtime_error("pool create failed: " + std::string(rte_strerror(rte_errno)));
+  // The dataplane's own pool, laid out as it is when running without hugepages.
+  pool_ = dataplane::create_packet_pool(unique_name("test_pool").c_str(), mbufs, SOCKET_ID_ANY,
+                                        dataplane::PoolLayout::kPacked);
 }
 
-PacketPool::~PacketPool() { rte_mempool_free(pool_); }
+PacketPool::~PacketPool() {
+  rte_mempool_free(pool_);
+}
 
 rte_mbuf* PacketPool::make(const Frame& frame, size_t segment_bytes) {
   const size_t segment = segment_bytes != 0 ? segment_bytes : std::max<size_t>(frame.size(), 1);
@@ -119,7 +126,8 @@ rte_mbuf* PacketPool::make(const Frame& frame, size_t segment_bytes) {
   return head;
 }
 
-std::vector<rte_mbuf*> PacketPool::make_all(const std::vector<Frame>& frames, size_t segment_bytes) {
+std::vector<rte_mbuf*> PacketPool::make_all(const std::vector<Frame>& frames,
+                                            size_t segment_bytes) {
   std::vector<rte_mbuf*> mbufs;
   for (const auto& f : frames) mbufs.push_back(make(f, segment_bytes));
   return mbufs;

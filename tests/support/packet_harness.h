@@ -75,7 +75,8 @@ Frame to_frame(const rte_mbuf* m);
 // Polls `job` until it has received nothing for two passes in a row (at most `max_passes`).
 // Returns the number of passes made.
 template <class Job>
-unsigned run_until_idle(Job& job, dataplane::WorkerCounters& counters, unsigned max_passes = 10000) {
+unsigned run_until_idle(Job& job, dataplane::WorkerCounters& counters,
+                        unsigned max_passes = 10000) {
   unsigned idle = 0, passes = 0;
   while (idle < 2 && passes < max_passes) {
     idle = job.poll(counters) == 0 ? idle + 1 : 0;

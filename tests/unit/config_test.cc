@@ -5,7 +5,9 @@
 namespace sluice::dataplane {
 namespace {
 
-DataplaneConfig parse(const std::string& yaml) { return parse_config(yaml, "test.yaml"); }
+DataplaneConfig parse(const std::string& yaml) {
+  return parse_config(yaml, "test.yaml");
+}
 
 // Parses `yaml` and returns the error message (empty when it parsed and validated).
 std::string error_of(const std::string& yaml) {
@@ -76,40 +78,58 @@ TEST_P(ConfigErrors, NameTheKeyAndLine) {
   EXPECT_NE(message.find(GetParam().expected), std::string::npos) << "message: " << message;
 }
 
-const std::string kPorts = "ports:\n  - {name: a, device: net_ring0}\n  - {name: b, device: net_ring1}\n";
+const std::string kPorts =
+    "ports:\n  - {name: a, device: net_ring0}\n  - {name: b, device: net_ring1}\n";
 
 INSTANTIATE_TEST_SUITE_P(
     Config, ConfigErrors,
     ::testing::Values(
-        ErrorCase{"unknown_top_level_key", "cores: {workers: [1]}\nbogus: 1\n" + kPorts, "test.yaml:2: bogus: unknown key"},
-        ErrorCase{"unknown_port_key", "cores: {workers: [1]}\nports:\n  - {name: a, device: x, speed: 10}\n",
+        ErrorCase{"unknown_top_level_key", "cores: {workers: [1]}\nbogus: 1\n" + kPorts,
+                  "test.yaml:2: bogus: unknown key"},
+        ErrorCase{"unknown_port_key",
+                  "cores: {workers: [1]}\nports:\n  - {name: a, device: x, speed: 10}\n",
                   "test.yaml:3: ports[0].speed: unknown key"},
         ErrorCase{"not_yaml", "ports: [a, b\n", "test.yaml:2: not valid YAML"},
         ErrorCase{"top_level_not_map", "- 1\n- 2\n", "expected a map at the top level"},
-        ErrorCase{"number_not_number", "memory_mb: lots\n", "test.yaml:1: memory_mb: 'lots' is not a whole number"},
+        ErrorCase{"number_not_number", "memory_mb: lots\n",
+                  "test.yaml:1: memory_mb: 'lots' is not a whole number"},
         ErrorCase{"negative_number", "memory_mb: -5\n", "memory_mb: '-5' is not a whole number"},
-        ErrorCase{"number_out_of_range", "cores: {workers: [1]}\nports:\n  - {name: a, device: x, mtu: 20}\n",
+        ErrorCase{"number_out_of_range",
+                  "cores: {workers: [1]}\nports:\n  - {name: a, device: x, mtu: 20}\n",
                   "test.yaml:3: ports[0].mtu: must be between 68 and 9600, got 20"},
-        ErrorCase{"missing_device", "ports:\n  - name: a\n", "test.yaml:2: ports[0].device: is required"},
+        ErrorCase{"missing_device", "ports:\n  - name: a\n",
+                  "test.yaml:2: ports[0].device: is required"},
         ErrorCase{"port_not_map", "ports:\n  - net_ring0\n", "ports[0]: expected a map"},
-        ErrorCase{"ports_not_list", "ports: net_ring0\n", "test.yaml:1: ports: expected a list of ports"},
-        ErrorCase{"bad_core_list", "cores:\n  workers: 1-x\n", "test.yaml:2: cores.workers: '1-x' is not a core list"},
+        ErrorCase{"ports_not_list", "ports: net_ring0\n",
+                  "test.yaml:1: ports: expected a list of ports"},
+        ErrorCase{"bad_core_list", "cores:\n  workers: 1-x\n",
+                  "test.yaml:2: cores.workers: '1-x' is not a core list"},
         ErrorCase{"backwards_core_range", "cores: {workers: 3-1}\n", "runs backwards"},
-        ErrorCase{"bad_hugepages", "hugepages: maybe\n", "test.yaml:1: hugepages: 'maybe' is not one of auto, on, off"},
+        ErrorCase{"bad_hugepages", "hugepages: maybe\n",
+                  "test.yaml:1: hugepages: 'maybe' is not one of auto, on, off"},
         ErrorCase{"unknown_job", "job: router\n", "test.yaml:1: job: 'router' is not a known job"},
         ErrorCase{"no_workers", kPorts, "cores.workers: at least one worker core is required"},
-        ErrorCase{"worker_is_main", "cores: {main: 1, workers: [1]}\n" + kPorts, "core 1 is also cores.main"},
+        ErrorCase{"worker_is_main", "cores: {main: 1, workers: [1]}\n" + kPorts,
+                  "core 1 is also cores.main"},
         ErrorCase{"worker_twice", "cores: {workers: [1, 1]}\n" + kPorts, "core 1 is listed twice"},
-        ErrorCase{"duplicate_port_name", "cores: {workers: [1]}\nports:\n  - {name: a, device: x}\n  - {name: a, device: y}\n",
-                  "ports[1].name: 'a' is used by another port"},
-        ErrorCase{"duplicate_device", "cores: {workers: [1]}\nports:\n  - {name: a, device: x}\n  - {name: b, device: x}\n",
-                  "ports[1].device: 'x' is used by another port"},
-        ErrorCase{"wire_needs_two_ports", "cores: {workers: [1]}\nports:\n  - {name: a, device: x}\n",
+        ErrorCase{
+            "duplicate_port_name",
+            "cores: {workers: [1]}\nports:\n  - {name: a, device: x}\n  - {name: a, device: y}\n",
+            "ports[1].name: 'a' is used by another port"},
+        ErrorCase{
+            "duplicate_device",
+            "cores: {workers: [1]}\nports:\n  - {name: a, device: x}\n  - {name: b, device: x}\n",
+            "ports[1].device: 'x' is used by another port"},
+        ErrorCase{"wire_needs_two_ports",
+                  "cores: {workers: [1]}\nports:\n  - {name: a, device: x}\n",
                   "the wire job needs exactly two ports, got 1"},
-        ErrorCase{"bad_instance", "instance: a/b\ncores: {workers: [1]}\n" + kPorts, "instance: must be a non-empty name"}),
+        ErrorCase{"bad_instance", "instance: a/b\ncores: {workers: [1]}\n" + kPorts,
+                  "instance: must be a non-empty name"}),
     [](const auto& info) { return std::string(info.param.name); });
 
-TEST(Config, ValidHasNoError) { EXPECT_EQ(error_of(kValid), ""); }
+TEST(Config, ValidHasNoError) {
+  EXPECT_EQ(error_of(kValid), "");
+}
 
 TEST(Config, MissingFileNamesThePath) {
   try {

@@ -28,7 +28,8 @@ bool has_pair(const std::vector<std::string>& args, const std::string& a, const 
 }
 
 TEST(EalArgs, VirtualDevicesWithoutHugepages) {
-  auto args = build_eal_args(two_ports("net_ring0", "net_af_packet0,iface=veth1"), {.hugepages_available = false}, "prog");
+  auto args = build_eal_args(two_ports("net_ring0", "net_af_packet0,iface=veth1"),
+                             {.hugepages_available = false}, "prog");
   EXPECT_EQ(args[0], "prog");
   EXPECT_TRUE(has_pair(args, "-l", "0,2,3"));
   EXPECT_TRUE(has_pair(args, "--main-lcore", "0"));
@@ -42,7 +43,8 @@ TEST(EalArgs, VirtualDevicesWithoutHugepages) {
 }
 
 TEST(EalArgs, HugepagesWhenAvailable) {
-  auto args = build_eal_args(two_ports("net_ring0", "net_ring1"), {.hugepages_available = true}, "prog");
+  auto args =
+      build_eal_args(two_ports("net_ring0", "net_ring1"), {.hugepages_available = true}, "prog");
   EXPECT_FALSE(has(args, "--no-huge"));
   EXPECT_TRUE(has(args, "--huge-unlink"));
 }
@@ -75,7 +77,8 @@ TEST(EalArgs, PciAddressRecognition) {
 }
 
 TEST(EalArgs, EthdevNames) {
-  EXPECT_EQ(ethdev_name({.name = "x", .device = "net_af_packet0,iface=veth1,qpairs=2"}), "net_af_packet0");
+  EXPECT_EQ(ethdev_name({.name = "x", .device = "net_af_packet0,iface=veth1,qpairs=2"}),
+            "net_af_packet0");
   EXPECT_EQ(ethdev_name({.name = "x", .device = "net_ring3"}), "net_ring3");
   EXPECT_EQ(ethdev_name({.name = "x", .device = "0000:01:00.0"}), "0000:01:00.0");
   EXPECT_EQ(ethdev_name({.name = "x", .device = "01:00.0"}), "0000:01:00.0");

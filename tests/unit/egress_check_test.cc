@@ -21,14 +21,10 @@ TEST(EgressCheck, Verdicts) {
     const EgressQueue& out;
     DropReason want;
   } cases[] = {
-      {0, 1, single, DropReason::kRunt},
-      {13, 1, single, DropReason::kRunt},
-      {14, 1, single, DropReason::kCount},
-      {1518, 1, single, DropReason::kCount},
-      {1519, 1, single, DropReason::kOversize},
-      {1000, 2, single, DropReason::kMultiSegUnsupported},
-      {3000, 2, single, DropReason::kOversize},
-      {3000, 2, chains, DropReason::kCount},
+      {0, 1, single, DropReason::kRunt},        {13, 1, single, DropReason::kRunt},
+      {14, 1, single, DropReason::kCount},      {1518, 1, single, DropReason::kCount},
+      {1519, 1, single, DropReason::kOversize}, {1000, 2, single, DropReason::kMultiSegUnsupported},
+      {3000, 2, single, DropReason::kOversize}, {3000, 2, chains, DropReason::kCount},
       {9019, 5, chains, DropReason::kOversize},
   };
   for (const auto& c : cases) {
