@@ -8,7 +8,9 @@ constexpr uint16_t kEtherVlan = 0x8100, kEtherQinq = 0x88a8;
 constexpr unsigned kMaxVlanTags = 2;
 constexpr unsigned kMaxIpv6Extensions = 8;
 
-inline uint16_t load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint16_t load16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 
 inline PacketKind drop(PacketMeta& meta, DropReason reason) {
   meta.kind = PacketKind::kDrop;
@@ -17,14 +19,21 @@ inline PacketKind drop(PacketMeta& meta, DropReason reason) {
 }
 
 // The L4 header at `off`, `avail` bytes of IP payload from there.
-PacketKind parse_l4(const uint8_t* h, uint32_t header_len, uint32_t off, uint32_t avail, PacketMeta& meta) {
+PacketKind parse_l4(const uint8_t* h, uint32_t header_len, uint32_t off, uint32_t avail,
+                    PacketMeta& meta) {
   meta.l4_offset = static_cast<uint16_t>(off);
   uint32_t need = 0;
   switch (meta.key.proto) {
-    case kProtoTcp: need = 20; break;
-    case kProtoUdp: need = 8; break;
+    case kProtoTcp:
+      need = 20;
+      break;
+    case kProtoUdp:
+      need = 8;
+      break;
     case kProtoIcmp:
-    case kProtoIcmp6: need = 8; break;
+    case kProtoIcmp6:
+      need = 8;
+      break;
     default:
       meta.l4_offset = static_cast<uint16_t>(off);
       return meta.kind = PacketKind::kIp;
@@ -35,7 +44,8 @@ PacketKind parse_l4(const uint8_t* h, uint32_t header_len, uint32_t off, uint32_
   switch (meta.key.proto) {
     case kProtoTcp: {
       const uint32_t data_offset = (l4[12] >> 4) * 4u;
-      if (data_offset < 20 || data_offset > avail) return drop(meta, DropReason::kTcpBadHeaderLength);
+      if (data_offset < 20 || data_offset > avail)
+        return drop(meta, DropReason::kTcpBadHeaderLength);
       meta.key.src_port = load16(l4);
       meta.key.dst_port = load16(l4 + 2);
       meta.tcp_flags = l4[13];
@@ -57,8 +67,8 @@ PacketKind parse_l4(const uint8_t* h, uint32_t header_len, uint32_t off, uint32_
   return meta.kind = PacketKind::kIp;
 }
 
-PacketKind parse_ipv4(const uint8_t* h, uint32_t header_len, uint32_t frame_len, uint32_t off, bool csum_bad,
-                      PacketMeta& meta) {
+PacketKind parse_ipv4(const uint8_t* h, uint32_t header_len, uint32_t frame_len, uint32_t off,
+                      bool csum_bad, PacketMeta& meta) {
   if (frame_len < off + 20) return drop(meta, DropReason::kIpTruncated);
   if (header_len < off + 20) return drop(meta, DropReason::kSplitHeaders);
   const uint8_t* ip = h + off;
@@ -82,7 +92,8 @@ PacketKind parse_ipv4(const uint8_t* h, uint32_t header_len, uint32_t frame_len,
   return parse_l4(h, header_len, off + ihl, total - ihl, meta);
 }
 
-PacketKind parse_ipv6(const uint8_t* h, uint32_t header_len, uint32_t frame_len, uint32_t off, PacketMeta& meta) {
+PacketKind parse_ipv6(const uint8_t* h, uint32_t header_len, uint32_t frame_len, uint32_t off,
+                      PacketMeta& meta) {
   if (frame_len < off + 40) return drop(meta, DropReason::kIpTruncated);
   if (header_len < off + 40) return drop(meta, DropReason::kSplitHeaders);
   const uint8_t* ip = h + off;
@@ -123,7 +134,8 @@ PacketKind parse_ipv6(const uint8_t* h, uint32_t header_len, uint32_t frame_len,
         if (meta.later_fragment) return meta.kind = PacketKind::kIp;
         return parse_l4(h, header_len, at, left, meta);
     }
-    if (len == 0 || len > left || n >= kMaxIpv6Extensions) return drop(meta, DropReason::kIpv6BadExtension);
+    if (len == 0 || len > left || n >= kMaxIpv6Extensions)
+      return drop(meta, DropReason::kIpv6BadExtension);
     if (at + len > header_len) return drop(meta, DropReason::kSplitHeaders);
     next = h[at];
     at += len;
@@ -133,8 +145,8 @@ PacketKind parse_ipv6(const uint8_t* h, uint32_t header_len, uint32_t frame_len,
 
 }  // namespace
 
-PacketKind parse_frame(const uint8_t* h, uint32_t header_len, uint32_t frame_len, bool ip_checksum_bad,
-                       PacketMeta& meta) {
+PacketKind parse_frame(const uint8_t* h, uint32_t header_len, uint32_t frame_len,
+                       bool ip_checksum_bad, PacketMeta& meta) {
   meta = PacketMeta{};
   if (frame_len < 14) return drop(meta, DropReason::kRunt);
   if (header_len < 14) return drop(meta, DropReason::kSplitHeaders);
@@ -151,13 +163,16 @@ PacketKind parse_frame(const uint8_t* h, uint32_t header_len, uint32_t frame_len
   off += 2;
   meta.l3_offset = static_cast<uint16_t>(off);
   switch (type) {
-    case kEtherIpv4: return parse_ipv4(h, header_len, frame_len, off, ip_checksum_bad, meta);
-    case kEtherIpv6: return parse_ipv6(h, header_len, frame_len, off, meta);
+    case kEtherIpv4:
+      return parse_ipv4(h, header_len, frame_len, off, ip_checksum_bad, meta);
+    case kEtherIpv6:
+      return parse_ipv6(h, header_len, frame_len, off, meta);
     case kEtherArp:
       // Ethernet/IPv4 ARP only: hardware type 1, protocol 0x0800, lengths 6 and 4.
       if (frame_len < off + 28) return drop(meta, DropReason::kArpMalformed);
       if (header_len < off + 28) return drop(meta, DropReason::kSplitHeaders);
-      if (load16(h + off) != 1 || load16(h + off + 2) != kEtherIpv4 || h[off + 4] != 6 || h[off + 5] != 4) {
+      if (load16(h + off) != 1 || load16(h + off + 2) != kEtherIpv4 || h[off + 4] != 6 ||
+          h[off + 5] != 4) {
         return drop(meta, DropReason::kArpMalformed);
       }
       return meta.kind = PacketKind::kArp;

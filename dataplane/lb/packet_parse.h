@@ -36,7 +36,14 @@ struct IpAddress {
 };
 
 enum : uint8_t { kFamilyNone = 0, kFamilyV4 = 4, kFamilyV6 = 6 };
-enum : uint8_t { kProtoIcmp = 1, kProtoIpip = 4, kProtoTcp = 6, kProtoUdp = 17, kProtoIpv6 = 41, kProtoIcmp6 = 58 };
+enum : uint8_t {
+  kProtoIcmp = 1,
+  kProtoIpip = 4,
+  kProtoTcp = 6,
+  kProtoUdp = 17,
+  kProtoIpv6 = 41,
+  kProtoIcmp6 = 58
+};
 
 // What identifies a flow: 40 bytes, no padding holes, compared and hashed as raw bytes.
 struct FlowKey {
@@ -58,9 +65,9 @@ enum class PacketKind : uint8_t {
 
 struct PacketMeta {
   FlowKey key;
-  uint16_t l3_offset = 0;   // IP or ARP header
-  uint16_t l4_offset = 0;   // TCP/UDP/ICMP header (0 for non-first fragments)
-  uint16_t l3_length = 0;   // IP total length, headers included
+  uint16_t l3_offset = 0;  // IP or ARP header
+  uint16_t l4_offset = 0;  // TCP/UDP/ICMP header (0 for non-first fragments)
+  uint16_t l3_length = 0;  // IP total length, headers included
   PacketKind kind = PacketKind::kOther;
   DropReason drop = DropReason::kCount;
   uint8_t tcp_flags = 0;
@@ -73,8 +80,8 @@ struct PacketMeta {
 
 // Parses one frame. `headers` is the contiguous part (the first segment), `frame_len` the whole
 // frame. `ip_checksum_bad` carries the NIC's verdict on the IPv4 header checksum.
-PacketKind parse_frame(const uint8_t* headers, uint32_t header_len, uint32_t frame_len, bool ip_checksum_bad,
-                       PacketMeta& meta);
+PacketKind parse_frame(const uint8_t* headers, uint32_t header_len, uint32_t frame_len,
+                       bool ip_checksum_bad, PacketMeta& meta);
 
 inline PacketKind parse_mbuf(const rte_mbuf* m, PacketMeta& meta) {
   const bool bad_csum = (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD;

@@ -64,7 +64,8 @@ PacketBuilder& PacketBuilder::vlan(uint16_t vid, uint16_t tpid) {
   return *this;
 }
 
-PacketBuilder& PacketBuilder::ipv4(uint32_t src, uint32_t dst, uint8_t ttl, std::vector<uint8_t> options) {
+PacketBuilder& PacketBuilder::ipv4(uint32_t src, uint32_t dst, uint8_t ttl,
+                                   std::vector<uint8_t> options) {
   options.resize((options.size() + 3) / 4 * 4, 0);
   std::vector<uint8_t> b(20 + options.size());
   b[0] = static_cast<uint8_t>(0x40 | (b.size() / 4));
@@ -80,7 +81,8 @@ PacketBuilder& PacketBuilder::ipv4(uint32_t src, uint32_t dst, uint8_t ttl, std:
 PacketBuilder& PacketBuilder::ipv4_fragment(uint16_t offset_units, bool more_fragments) {
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
     if (it->kind == Kind::kIpv4) {
-      put16(&it->bytes[6], static_cast<uint16_t>((more_fragments ? 0x2000 : 0) | (offset_units & 0x1fff)));
+      put16(&it->bytes[6],
+            static_cast<uint16_t>((more_fragments ? 0x2000 : 0) | (offset_units & 0x1fff)));
       return *this;
     }
   }
@@ -105,7 +107,8 @@ PacketBuilder& PacketBuilder::ipv6_ext(uint8_t type, size_t body_bytes) {
   return *this;
 }
 
-PacketBuilder& PacketBuilder::tcp(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack) {
+PacketBuilder& PacketBuilder::tcp(uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
+                                  uint32_t ack) {
   std::vector<uint8_t> b(20);
   put16(&b[0], sport);
   put16(&b[2], dport);
@@ -146,7 +149,9 @@ PacketBuilder& PacketBuilder::payload(const std::vector<uint8_t>& bytes) {
   return *this;
 }
 
-PacketBuilder& PacketBuilder::payload(size_t n, uint8_t fill) { return payload(std::vector<uint8_t>(n, fill)); }
+PacketBuilder& PacketBuilder::payload(size_t n, uint8_t fill) {
+  return payload(std::vector<uint8_t>(n, fill));
+}
 
 PacketBuilder& PacketBuilder::pad_to(size_t n) {
   pad_to_ = n;
@@ -161,25 +166,39 @@ Frame PacketBuilder::build() const {
     f.insert(f.end(), l.bytes.begin(), l.bytes.end());
   }
   const size_t end = f.size();
-  auto next_kind = [&](size_t i) { return i + 1 < layers_.size() ? layers_[i + 1].kind : Kind::kPayload; };
+  auto next_kind = [&](size_t i) {
+    return i + 1 < layers_.size() ? layers_[i + 1].kind : Kind::kPayload;
+  };
   auto ip_proto = [&](size_t i) -> uint8_t {
     switch (next_kind(i)) {
-      case Kind::kIpv4: return 4;
-      case Kind::kIpv6: return 41;
-      case Kind::kIpv6Ext: return static_cast<uint8_t>(layers_[i + 1].type);
-      case Kind::kTcp: return 6;
-      case Kind::kUdp: return 17;
-      case Kind::kIcmp: return 1;
-      case Kind::kIcmp6: return 58;
-      default: return 59;  // no next header
+      case Kind::kIpv4:
+        return 4;
+      case Kind::kIpv6:
+        return 41;
+      case Kind::kIpv6Ext:
+        return static_cast<uint8_t>(layers_[i + 1].type);
+      case Kind::kTcp:
+        return 6;
+      case Kind::kUdp:
+        return 17;
+      case Kind::kIcmp:
+        return 1;
+      case Kind::kIcmp6:
+        return 58;
+      default:
+        return 59;  // no next header
     }
   };
   auto ether_type = [&](size_t i) -> uint16_t {
     switch (next_kind(i)) {
-      case Kind::kVlan: return layers_[i + 1].type;
-      case Kind::kIpv4: return 0x0800;
-      case Kind::kIpv6: return 0x86dd;
-      default: return 0x88b5;
+      case Kind::kVlan:
+        return layers_[i + 1].type;
+      case Kind::kIpv4:
+        return 0x0800;
+      case Kind::kIpv6:
+        return 0x86dd;
+      default:
+        return 0x88b5;
     }
   };
   // The IP layer whose pseudo-header covers layer i: the closest IP layer before it.
@@ -207,8 +226,12 @@ Frame PacketBuilder::build() const {
     uint8_t* p = &f[at[i]];
     const Layer& l = layers_[i];
     switch (l.kind) {
-      case Kind::kEth: put16(p + 12, l.type ? l.type : ether_type(i)); break;
-      case Kind::kVlan: put16(p + 2, ether_type(i)); break;
+      case Kind::kEth:
+        put16(p + 12, l.type ? l.type : ether_type(i));
+        break;
+      case Kind::kVlan:
+        put16(p + 2, ether_type(i));
+        break;
       case Kind::kIpv4:
         put16(p + 2, static_cast<uint16_t>(end - at[i]));
         p[9] = ip_proto(i);
@@ -217,9 +240,14 @@ Frame PacketBuilder::build() const {
         put16(p + 4, static_cast<uint16_t>(end - at[i] - 40));
         p[6] = ip_proto(i);
         break;
-      case Kind::kIpv6Ext: p[0] = ip_proto(i); break;
-      case Kind::kUdp: put16(p + 4, static_cast<uint16_t>(end - at[i])); break;
-      default: break;
+      case Kind::kIpv6Ext:
+        p[0] = ip_proto(i);
+        break;
+      case Kind::kUdp:
+        put16(p + 4, static_cast<uint16_t>(end - at[i]));
+        break;
+      default:
+        break;
     }
   }
   for (size_t k = layers_.size(); k-- > 0;) {
@@ -248,7 +276,8 @@ Frame PacketBuilder::build() const {
         put16(p + 2, 0);
         put16(p + 2, fold(sum16(p, len) + pseudo_sum(k, 58)));
         break;
-      default: break;
+      default:
+        break;
     }
   }
   if (f.size() < pad_to_) f.resize(pad_to_, 0);

@@ -14,11 +14,14 @@ const test::Mac kSrcMac = test::mac("02:00:00:00:00:01"), kDstMac = test::mac("0
 const uint32_t kV4a = test::ipv4("10.0.0.1"), kV4b = test::ipv4("192.0.2.10");
 const test::Ipv6Addr kV6a = test::ipv6("2001:db8::1"), kV6b = test::ipv6("2001:db8::10");
 
-PacketBuilder eth() { return PacketBuilder().eth(kSrcMac, kDstMac); }
+PacketBuilder eth() {
+  return PacketBuilder().eth(kSrcMac, kDstMac);
+}
 
 PacketMeta parse(const Frame& f, bool csum_bad = false) {
   PacketMeta m;
-  parse_frame(f.data(), static_cast<uint32_t>(f.size()), static_cast<uint32_t>(f.size()), csum_bad, m);
+  parse_frame(f.data(), static_cast<uint32_t>(f.size()), static_cast<uint32_t>(f.size()), csum_bad,
+              m);
   return m;
 }
 
@@ -66,60 +69,79 @@ INSTANTIATE_TEST_SUITE_P(
     Parse, ParseCases,
     ::testing::Values(
         Case{"tcp4", kTcp4, PacketKind::kIp, DropReason::kCount, kProtoTcp, 40000, 80, 34},
-        Case{"udp4_padded_minimum_frame", eth().ipv4(kV4a, kV4b).udp(1, 2).pad_to(60).build(), PacketKind::kIp,
-             DropReason::kCount, kProtoUdp, 1, 2, 34},
-        Case{"tcp4_with_options", eth().ipv4(kV4a, kV4b, 64, std::vector<uint8_t>(12, 1)).tcp(1, 2).build(),
+        Case{"udp4_padded_minimum_frame", eth().ipv4(kV4a, kV4b).udp(1, 2).pad_to(60).build(),
+             PacketKind::kIp, DropReason::kCount, kProtoUdp, 1, 2, 34},
+        Case{"tcp4_with_options",
+             eth().ipv4(kV4a, kV4b, 64, std::vector<uint8_t>(12, 1)).tcp(1, 2).build(),
              PacketKind::kIp, DropReason::kCount, kProtoTcp, 1, 2, 46},
-        Case{"vlan_tcp4", eth().vlan(100).ipv4(kV4a, kV4b).tcp(7, 8).build(), PacketKind::kIp, DropReason::kCount,
-             kProtoTcp, 7, 8, 38},
-        Case{"qinq_udp6", eth().vlan(10, 0x88a8).vlan(20).ipv6(kV6a, kV6b).udp(7, 8).build(), PacketKind::kIp,
-             DropReason::kCount, kProtoUdp, 7, 8, 14 + 8 + 40},
+        Case{"vlan_tcp4", eth().vlan(100).ipv4(kV4a, kV4b).tcp(7, 8).build(), PacketKind::kIp,
+             DropReason::kCount, kProtoTcp, 7, 8, 38},
+        Case{"qinq_udp6", eth().vlan(10, 0x88a8).vlan(20).ipv6(kV6a, kV6b).udp(7, 8).build(),
+             PacketKind::kIp, DropReason::kCount, kProtoUdp, 7, 8, 14 + 8 + 40},
         Case{"udp6", kUdp6, PacketKind::kIp, DropReason::kCount, kProtoUdp, 5353, 53, 54},
         Case{"tcp6_after_extensions",
-             eth().ipv6(kV6a, kV6b).ipv6_ext(0).ipv6_ext(60, 14).ipv6_ext(43).tcp(9, 443).build(), PacketKind::kIp,
-             DropReason::kCount, kProtoTcp, 9, 443, 14 + 40 + 8 + 16 + 8},
+             eth().ipv6(kV6a, kV6b).ipv6_ext(0).ipv6_ext(60, 14).ipv6_ext(43).tcp(9, 443).build(),
+             PacketKind::kIp, DropReason::kCount, kProtoTcp, 9, 443, 14 + 40 + 8 + 16 + 8},
         Case{"icmp4_echo", eth().ipv4(kV4a, kV4b).icmp(8, 0, 0x12340001).build(), PacketKind::kIp,
              DropReason::kCount, kProtoIcmp, 0x1234, 0x1234},
-        Case{"icmp6_echo", eth().ipv6(kV6a, kV6b).icmp6(128, 0, 0xbeef0001).build(), PacketKind::kIp,
-             DropReason::kCount, kProtoIcmp6, 0xbeef, 0xbeef},
+        Case{"icmp6_echo", eth().ipv6(kV6a, kV6b).icmp6(128, 0, 0xbeef0001).build(),
+             PacketKind::kIp, DropReason::kCount, kProtoIcmp6, 0xbeef, 0xbeef},
         Case{"gre_is_ip_without_ports", eth().ipv4(kV4a, kV4b).payload(8).build(), PacketKind::kIp,
              DropReason::kCount, 59, 0, 0},
         Case{"unknown_ethertype_goes_to_kernel", eth().payload(28, 0).build(), PacketKind::kOther},
-        Case{"lldp_goes_to_kernel", PacketBuilder().eth(kSrcMac, kDstMac, 0x88cc).payload(40).build(),
-             PacketKind::kOther},
+        Case{"lldp_goes_to_kernel",
+             PacketBuilder().eth(kSrcMac, kDstMac, 0x88cc).payload(40).build(), PacketKind::kOther},
         // Malformed and truncated frames.
         Case{"runt", Frame(13, 0), PacketKind::kDrop, DropReason::kRunt},
-        Case{"vlan_cut_short", truncate(eth().vlan(5).ipv4(kV4a, kV4b).build(), 16), PacketKind::kDrop,
-             DropReason::kVlanTruncated},
-        Case{"three_vlan_tags", eth().vlan(1).vlan(2).vlan(3).ipv4(kV4a, kV4b).build(), PacketKind::kDrop,
-             DropReason::kTooManyVlanTags},
+        Case{"vlan_cut_short", truncate(eth().vlan(5).ipv4(kV4a, kV4b).build(), 16),
+             PacketKind::kDrop, DropReason::kVlanTruncated},
+        Case{"three_vlan_tags", eth().vlan(1).vlan(2).vlan(3).ipv4(kV4a, kV4b).build(),
+             PacketKind::kDrop, DropReason::kTooManyVlanTags},
         Case{"ipv4_header_cut", truncate(kTcp4, 30), PacketKind::kDrop, DropReason::kIpTruncated},
         Case{"ipv4_total_length_beyond_frame", truncate(kTcp4, kTcp4.size() - 1), PacketKind::kDrop,
              DropReason::kIpTruncated},
-        Case{"ipv4_version_6_in_ipv4_ethertype", patch(kTcp4, 14, 0x65), PacketKind::kDrop, DropReason::kIpBadVersion},
-        Case{"ipv4_ihl_4", patch(kTcp4, 14, 0x44), PacketKind::kDrop, DropReason::kIpv4BadHeaderLength},
+        Case{"ipv4_version_6_in_ipv4_ethertype", patch(kTcp4, 14, 0x65), PacketKind::kDrop,
+             DropReason::kIpBadVersion},
+        Case{"ipv4_ihl_4", patch(kTcp4, 14, 0x44), PacketKind::kDrop,
+             DropReason::kIpv4BadHeaderLength},
         Case{"ipv4_ihl_beyond_total", patch(patch(kTcp4, 14, 0x4f), 17, 40), PacketKind::kDrop,
              DropReason::kIpv4BadHeaderLength},
-        Case{"tcp_header_cut", eth().ipv4(kV4a, kV4b).payload(10).build(), PacketKind::kIp, DropReason::kCount, 59},
-        Case{"tcp_data_offset_4", patch(kTcp4, 46, 0x40), PacketKind::kDrop, DropReason::kTcpBadHeaderLength},
+        Case{"tcp_header_cut", eth().ipv4(kV4a, kV4b).payload(10).build(), PacketKind::kIp,
+             DropReason::kCount, 59},
+        Case{"tcp_data_offset_4", patch(kTcp4, 46, 0x40), PacketKind::kDrop,
+             DropReason::kTcpBadHeaderLength},
         Case{"tcp_data_offset_beyond_payload", patch(kTcp4, 46, 0xf0), PacketKind::kDrop,
              DropReason::kTcpBadHeaderLength},
-        Case{"udp_length_7", patch(eth().ipv4(kV4a, kV4b).udp(1, 2).build(), 39, 7), PacketKind::kDrop,
-             DropReason::kUdpBadLength},
-        Case{"udp_length_beyond_payload", patch(eth().ipv4(kV4a, kV4b).udp(1, 2).build(), 39, 9), PacketKind::kDrop,
-             DropReason::kUdpBadLength},
+        Case{"udp_length_7", patch(eth().ipv4(kV4a, kV4b).udp(1, 2).build(), 39, 7),
+             PacketKind::kDrop, DropReason::kUdpBadLength},
+        Case{"udp_length_beyond_payload", patch(eth().ipv4(kV4a, kV4b).udp(1, 2).build(), 39, 9),
+             PacketKind::kDrop, DropReason::kUdpBadLength},
         Case{"ipv6_cut", truncate(kUdp6, 40), PacketKind::kDrop, DropReason::kIpTruncated},
         Case{"ipv6_payload_beyond_frame", truncate(kUdp6, kUdp6.size() - 2), PacketKind::kDrop,
              DropReason::kIpTruncated},
-        Case{"ipv6_version_4", patch(kUdp6, 14, 0x40), PacketKind::kDrop, DropReason::kIpBadVersion},
+        Case{"ipv6_version_4", patch(kUdp6, 14, 0x40), PacketKind::kDrop,
+             DropReason::kIpBadVersion},
         Case{"ipv6_extension_longer_than_payload",
              patch(eth().ipv6(kV6a, kV6b).ipv6_ext(0).udp(1, 2).build(), 55, 9), PacketKind::kDrop,
              DropReason::kIpv6BadExtension},
-        Case{"ipv6_nine_extensions",
-             eth().ipv6(kV6a, kV6b).ipv6_ext(60).ipv6_ext(60).ipv6_ext(60).ipv6_ext(60).ipv6_ext(60).ipv6_ext(60)
-                 .ipv6_ext(60).ipv6_ext(60).ipv6_ext(60).udp(1, 2).build(),
-             PacketKind::kDrop, DropReason::kIpv6BadExtension},
-        Case{"icmp_cut", eth().ipv4(kV4a, kV4b).payload(4).build(), PacketKind::kIp, DropReason::kCount, 59}),
+        Case{
+            "ipv6_nine_extensions",
+            eth()
+                .ipv6(kV6a, kV6b)
+                .ipv6_ext(60)
+                .ipv6_ext(60)
+                .ipv6_ext(60)
+                .ipv6_ext(60)
+                .ipv6_ext(60)
+                .ipv6_ext(60)
+                .ipv6_ext(60)
+                .ipv6_ext(60)
+                .ipv6_ext(60)
+                .udp(1, 2)
+                .build(),
+            PacketKind::kDrop, DropReason::kIpv6BadExtension},
+        Case{"icmp_cut", eth().ipv4(kV4a, kV4b).payload(4).build(), PacketKind::kIp,
+             DropReason::kCount, 59}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Parse, TcpFieldsAndAddresses) {
@@ -150,7 +172,8 @@ TEST(Parse, TruncatedL4HeaderIsDropped) {
 }
 
 TEST(Parse, Fragments) {
-  PacketMeta first = parse(eth().ipv4(kV4a, kV4b).ipv4_fragment(0, true).udp(5, 6).payload(16).build());
+  PacketMeta first =
+      parse(eth().ipv4(kV4a, kV4b).ipv4_fragment(0, true).udp(5, 6).payload(16).build());
   EXPECT_EQ(first.kind, PacketKind::kIp);
   EXPECT_TRUE(first.fragment);
   EXPECT_FALSE(first.later_fragment);
@@ -180,7 +203,8 @@ TEST(Parse, HeadersSplitAcrossSegments) {
 
 TEST(Parse, EthernetArp) {
   // Request: who has 10.0.0.2, tell 10.0.0.1.
-  std::vector<uint8_t> arp = {0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2};
+  std::vector<uint8_t> arp = {0,  1, 8, 0, 6, 4, 0, 1, 2, 0, 0,  0, 0, 1,
+                              10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2};
   PacketMeta m = parse(PacketBuilder().eth(kSrcMac, kDstMac, 0x0806).payload(arp).build());
   EXPECT_EQ(m.kind, PacketKind::kArp);
   EXPECT_EQ(m.l3_offset, 14);
