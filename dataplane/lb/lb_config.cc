@@ -5,19 +5,13 @@
 #include <set>
 #include <tuple>
 
+#include "maglev.h"
+
 namespace sluice::lb {
 namespace {
 
 using dataplane::ConfigError;
 using dataplane::YamlField;
-
-bool is_prime(uint32_t n) {
-  if (n < 2) return false;
-  for (uint32_t d = 2; d * d <= n; ++d) {
-    if (n % d == 0) return false;
-  }
-  return true;
-}
 
 IpAddress ip_field(const YamlField& f, uint8_t& family) {
   auto a = parse_ip_address(f.str(), family);
