@@ -1,110 +1,68 @@
 #include "config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <charconv>
 #include <fstream>
-#include <limits>
 #include <set>
 #include <sstream>
+
+#include "yaml_field.h"
 
 namespace sluice::dataplane {
 namespace {
 
-// Where a value sits in the document: used to prefix every error.
-struct Site {
-  std::string_view source;
-  std::string key;
-  int line;  // 1-based; 0 when unknown
-
-  [[noreturn]] void fail(const std::string& message) const {
-    std::ostringstream out;
-    out << source;
-    if (line > 0) out << ':' << line;
-    out << ": " << key << ": " << message;
-    throw ConfigError(out.str());
-  }
-};
-
-Site site_of(std::string_view source, const std::string& key, const YAML::Node& node) {
-  return {source, key, node.Mark().is_null() ? 0 : node.Mark().line + 1};
-}
-
-std::string child_key(const std::string& parent, const std::string& name) {
-  return parent.empty() ? name : parent + "." + name;
-}
-
-void reject_unknown_keys(std::string_view source, const std::string& parent, const YAML::Node& map,
-                         std::initializer_list<std::string_view> known) {
-  for (const auto& item : map) {
-    if (!item.first.IsScalar())
-      site_of(source, parent.empty() ? "(key)" : parent, item.first)
-          .fail("keys must be plain names");
-    const std::string& name = item.first.Scalar();
-    bool found = false;
-    for (auto k : known) found = found || k == name;
-    if (!found) site_of(source, child_key(parent, name), item.first).fail("unknown key");
-  }
-}
-
-std::string as_string(const Site& at, const YAML::Node& node) {
-  if (!node.IsScalar()) at.fail("expected a string");
-  return node.Scalar();
-}
-
-uint64_t as_unsigned(const Site& at, const YAML::Node& node, uint64_t min, uint64_t max) {
-  if (!node.IsScalar()) at.fail("expected a number");
-  const std::string& text = node.Scalar();
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size())
-    at.fail("'" + text + "' is not a whole number");
-  if (value < min || value > max) {
-    at.fail("must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " +
-            text);
-  }
-  return value;
-}
-
-std::vector<unsigned> as_core_list(const Site& at, const YAML::Node& node) {
-  if (node.IsSequence()) {
+std::vector<unsigned> as_core_list(const YamlField& f) {
+  if (f.is_sequence()) {
     std::vector<unsigned> cores;
-    for (size_t i = 0; i < node.size(); ++i) {
-      auto at_i = site_of(at.source, at.key + "[" + std::to_string(i) + "]", node[i]);
-      cores.push_back(static_cast<unsigned>(as_unsigned(at_i, node[i], 0, 1023)));
-    }
+    for (const auto& item : f.items()) cores.push_back(static_cast<unsigned>(item.uint(0, 1023)));
     return cores;
   }
   try {
-    return parse_core_list(as_string(at, node));
+    return parse_core_list(f.str());
   } catch (const ConfigError& e) {
-    at.fail(e.what());
+    f.fail(e.what());
   }
 }
 
-PortConfig parse_port(std::string_view source, const std::string& key, const YAML::Node& node) {
-  if (!node.IsMap()) site_of(source, key, node).fail("expected a map with name and device");
-  reject_unknown_keys(source, key, node,
-                      {"name", "device", "mtu", "rx_descriptors", "tx_descriptors"});
+PortConfig parse_port(const YamlField& f) {
+  f.expect_map({"name", "device", "mtu", "rx_descriptors", "tx_descriptors"});
   PortConfig port;
-  for (std::string_view required : {"name", "device"}) {
-    if (!node[std::string(required)])
-      site_of(source, child_key(key, std::string(required)), node).fail("is required");
-  }
-  auto field = [&](const char* name) { return site_of(source, child_key(key, name), node[name]); };
-  port.name = as_string(field("name"), node["name"]);
-  port.device = as_string(field("device"), node["device"]);
-  if (node["mtu"])
-    port.mtu = static_cast<uint16_t>(as_unsigned(field("mtu"), node["mtu"], 68, 9600));
-  if (node["rx_descriptors"]) {
-    port.rx_descriptors = static_cast<uint16_t>(
-        as_unsigned(field("rx_descriptors"), node["rx_descriptors"], 32, 16384));
-  }
-  if (node["tx_descriptors"]) {
-    port.tx_descriptors = static_cast<uint16_t>(
-        as_unsigned(field("tx_descriptors"), node["tx_descriptors"], 32, 16384));
-  }
+  port.name = f.required("name").str();
+  port.device = f.required("device").str();
+  if (auto v = f.child("mtu"); v.present()) port.mtu = static_cast<uint16_t>(v.uint(68, 9600));
+  if (auto v = f.child("rx_descriptors"); v.present())
+    port.rx_descriptors = static_cast<uint16_t>(v.uint(32, 16384));
+  if (auto v = f.child("tx_descriptors"); v.present())
+    port.tx_descriptors = static_cast<uint16_t>(v.uint(32, 16384));
   return port;
+}
+
+DataplaneConfig parse_document(std::string_view yaml_text, std::string_view source) {
+  const YamlField root = YamlField::document(yaml_text, source);
+  DataplaneConfig config;
+  if (!root.present()) return config;
+  root.expect_map(
+      {"instance", "cores", "hugepages", "memory_mb", "mbufs", "ports", "job", "stats_interval_s"});
+  if (auto f = root.child("instance"); f.present()) config.instance = f.str();
+  if (auto f = root.child("cores"); f.present()) {
+    f.expect_map({"main", "workers"});
+    if (auto m = f.child("main"); m.present())
+      config.cores.main = static_cast<unsigned>(m.uint(0, 1023));
+    if (auto w = f.child("workers"); w.present()) config.cores.workers = as_core_list(w);
+  }
+  if (auto f = root.child("hugepages"); f.present()) {
+    config.hugepages = static_cast<HugepageMode>(f.choice({"auto", "on", "off"}));
+  }
+  if (auto f = root.child("memory_mb"); f.present())
+    config.memory_mb = static_cast<unsigned>(f.uint(64, 1u << 20));
+  if (auto f = root.child("mbufs"); f.present())
+    config.mbufs = static_cast<unsigned>(f.uint(1024, 1u << 26));
+  if (auto f = root.child("stats_interval_s"); f.present())
+    config.stats_interval_s = static_cast<unsigned>(f.uint(0, 86400));
+  if (auto f = root.child("job"); f.present()) config.job = static_cast<Job>(f.choice({"wire"}));
+  if (auto f = root.child("ports"); f.present()) {
+    for (const auto& item : f.items()) config.ports.push_back(parse_port(item));
+  }
+  return config;
 }
 
 }  // namespace
@@ -143,65 +101,6 @@ HugepageMode parse_hugepage_mode(std::string_view text) {
   if (text == "off") return HugepageMode::kOff;
   throw ConfigError("'" + std::string(text) + "' is not one of auto, on, off");
 }
-
-namespace {
-
-DataplaneConfig parse_document(std::string_view yaml_text, std::string_view source) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    std::ostringstream out;
-    out << source << ':' << e.mark.line + 1 << ": not valid YAML: " << e.msg;
-    throw ConfigError(out.str());
-  }
-  DataplaneConfig config;
-  if (root.IsNull()) return config;
-  if (!root.IsMap()) site_of(source, "(document)", root).fail("expected a map at the top level");
-  reject_unknown_keys(
-      source, "", root,
-      {"instance", "cores", "hugepages", "memory_mb", "mbufs", "ports", "job", "stats_interval_s"});
-  auto at = [&](const std::string& key, const YAML::Node& node) {
-    return site_of(source, key, node);
-  };
-
-  if (auto n = root["instance"]) config.instance = as_string(at("instance", n), n);
-  if (auto n = root["cores"]) {
-    if (!n.IsMap()) at("cores", n).fail("expected a map with main and workers");
-    reject_unknown_keys(source, "cores", n, {"main", "workers"});
-    if (auto m = n["main"])
-      config.cores.main = static_cast<unsigned>(as_unsigned(at("cores.main", m), m, 0, 1023));
-    if (auto w = n["workers"]) config.cores.workers = as_core_list(at("cores.workers", w), w);
-  }
-  if (auto n = root["hugepages"]) {
-    try {
-      config.hugepages = parse_hugepage_mode(as_string(at("hugepages", n), n));
-    } catch (const ConfigError& e) {
-      at("hugepages", n).fail(e.what());
-    }
-  }
-  if (auto n = root["memory_mb"])
-    config.memory_mb = static_cast<unsigned>(as_unsigned(at("memory_mb", n), n, 64, 1u << 20));
-  if (auto n = root["mbufs"])
-    config.mbufs = static_cast<unsigned>(as_unsigned(at("mbufs", n), n, 1024, 1u << 26));
-  if (auto n = root["stats_interval_s"]) {
-    config.stats_interval_s =
-        static_cast<unsigned>(as_unsigned(at("stats_interval_s", n), n, 0, 86400));
-  }
-  if (auto n = root["job"]) {
-    auto job = as_string(at("job", n), n);
-    if (job != "wire") at("job", n).fail("'" + job + "' is not a known job (wire)");
-    config.job = Job::kWire;
-  }
-  if (auto n = root["ports"]) {
-    if (!n.IsSequence()) at("ports", n).fail("expected a list of ports");
-    for (size_t i = 0; i < n.size(); ++i)
-      config.ports.push_back(parse_port(source, "ports[" + std::to_string(i) + "]", n[i]));
-  }
-  return config;
-}
-
-}  // namespace
 
 DataplaneConfig parse_config(std::string_view yaml_text, std::string_view source) {
   try {

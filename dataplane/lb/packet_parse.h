@@ -18,7 +18,8 @@ namespace sluice::lb {
 // An IPv4 or IPv6 address in network byte order; IPv4 is held IPv4-mapped (::ffff:a.b.c.d) so
 // that one key type serves both families.
 struct IpAddress {
-  std::array<uint8_t, 16> bytes{};
+  using Bytes = std::array<uint8_t, 16>;
+  Bytes bytes{};
 
   static IpAddress from_v4(const uint8_t* p) {
     IpAddress a;
@@ -32,6 +33,10 @@ struct IpAddress {
     return a;
   }
   const uint8_t* v4() const { return &bytes[12]; }
+  bool is_v4() const {
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(bytes.data(), kMapped, 12) == 0;
+  }
   bool operator==(const IpAddress&) const = default;
 };
 

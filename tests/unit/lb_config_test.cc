@@ -1,0 +1,145 @@
+#include <gtest/gtest.h>
+
+#include "lb_config.h"
+
+namespace sluice::lb {
+namespace {
+
+using dataplane::ConfigError;
+using dataplane::YamlField;
+
+LbConfig parse(const std::string& yaml) {
+  YamlField root = YamlField::document(yaml, "lb.yaml");
+  root.expect_map({"lb", "services"});
+  LbConfig c;
+  if (auto f = root.child("lb"); f.present()) parse_lb_section(f, c);
+  if (auto f = root.child("services"); f.present()) parse_services_section(f, c);
+  validate_lb_config(c);
+  return c;
+}
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse(yaml);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+constexpr const char* kValid = R"(lb:
+  flow_table_size: 65536
+  maglev_table_size: 251
+  new_flows_per_second: 100000
+  timeouts: {tcp_syn_s: 3, tcp_established_s: 600, tcp_closing_s: 5, udp_s: 30}
+  nat_addresses: [10.99.0.3, "fd99::3"]
+  exception_interface: sl-exc
+services:
+  - name: web
+    vip: 10.99.0.100
+    protocol: tcp
+    port: 80
+    backends:
+      - {address: 10.99.0.10, weight: 2}
+      - {address: 10.99.0.11, port: 8080}
+  - name: dns6
+    vip: "fd99::100"
+    protocol: udp
+    port: 0
+    mode: tunnel
+    tunnel: gue
+    gue_port: 9999
+    hash_source_port: false
+    track_udp_flows: false
+    backends: [{address: "fd99::10"}]
+)";
+
+TEST(LbConfig, ParsesEveryKey) {
+  LbConfig c = parse(kValid);
+  EXPECT_EQ(c.flow_table_size, 65536u);
+  EXPECT_EQ(c.maglev_table_size, 251u);
+  EXPECT_EQ(c.new_flows_per_second, 100000u);
+  EXPECT_EQ(c.timeouts.tcp_syn_s, 3u);
+  EXPECT_EQ(c.timeouts.tcp_established_s, 600u);
+  EXPECT_EQ(c.timeouts.udp_s, 30u);
+  ASSERT_EQ(c.nat_addresses.size(), 2u);
+  EXPECT_EQ(format_ip_address(c.nat_addresses[1]), "fd99::3");
+  EXPECT_EQ(c.exception_interface, "sl-exc");
+  ASSERT_EQ(c.services.size(), 2u);
+  const ServiceConfig& web = c.services[0];
+  EXPECT_EQ(format_ip_address(web.vip), "10.99.0.100");
+  EXPECT_EQ(web.family, kFamilyV4);
+  EXPECT_EQ(web.protocol, kProtoTcp);
+  EXPECT_EQ(web.mode, ForwardingMode::kNat);
+  ASSERT_EQ(web.backends.size(), 2u);
+  EXPECT_EQ(web.backends[0].weight, 2u);
+  EXPECT_EQ(web.backends[0].port, 0);
+  EXPECT_EQ(web.backends[1].port, 8080);
+  const ServiceConfig& dns = c.services[1];
+  EXPECT_EQ(dns.family, kFamilyV6);
+  EXPECT_EQ(dns.protocol, kProtoUdp);
+  EXPECT_EQ(dns.mode, ForwardingMode::kTunnel);
+  EXPECT_EQ(dns.tunnel, TunnelType::kGue);
+  EXPECT_EQ(dns.gue_port, 9999);
+  EXPECT_FALSE(dns.hash_source_port);
+  EXPECT_FALSE(dns.track_udp_flows);
+}
+
+TEST(LbConfig, Errors) {
+  const std::string nat = "lb: {nat_addresses: [10.0.0.1]}\n";
+  struct Case {
+    std::string yaml, expected;
+  } cases[] = {
+      {"lb: {maglev_table_size: 65536}\n",
+       "lb.yaml:1: lb.maglev_table_size: must be a prime number"},
+      {"lb: {flow_table_size: 10}\n", "lb.flow_table_size: must be between 1024"},
+      {"lb: {bogus: 1}\n", "lb.yaml:1: lb.bogus: unknown key"},
+      {"lb: {nat_addresses: [10.0.0.300]}\n",
+       "lb.nat_addresses[0]: '10.0.0.300' is not an IPv4 or IPv6 address"},
+      {"lb: {exception_interface: a-very-long-interface-name}\n", "at most 15 characters"},
+      {"lb: {timeouts: {udp_s: 0}}\n", "lb.timeouts.udp_s: must be between 1"},
+      {nat + "services:\n  - {name: a, vip: 10.0.0.9, protocol: sctp, port: 1, backends: []}\n",
+       "lb.yaml:3: services[0].protocol: 'sctp' is not one of tcp, udp"},
+      {nat + "services:\n  - {name: a, vip: 10.0.0.9, protocol: tcp, port: 1}\n",
+       "lb.yaml:3: services[0].backends: is required"},
+      {nat + "services:\n  - {name: a, vip: 10.0.0.9, protocol: tcp, port: 1, mode: magic, "
+             "backends: []}\n",
+       "services[0].mode: 'magic' is not one of nat, dsr, tunnel"},
+      {nat + "services:\n  - {name: a, vip: 10.0.0.9, protocol: tcp, port: 1, backends: [{address: "
+             "'fd00::1'}]}\n",
+       "services[0].backends[0].address: backend and VIP must be of the same address family"},
+      {nat + "services:\n  - {name: a, vip: 10.0.0.9, protocol: tcp, port: 1, backends: [{address: "
+             "10.0.0.1, weight: -1}]}\n",
+       "services[0].backends[0].weight: '-1' is not a whole number"},
+      {nat + "services:\n  - {name: a, vip: 10.0.0.9, protocol: tcp, port: 70000, backends: []}\n",
+       "services[0].port: must be between 0 and 65535"},
+      {nat + "services:\n  - {name: a, vip: 10.0.0.9, protocol: tcp, port: 1, backends: []}\n"
+             "  - {name: a, vip: 10.0.0.8, protocol: tcp, port: 1, backends: []}\n",
+       "services[1].name: 'a' is used by another service"},
+      {nat + "services:\n  - {name: a, vip: 10.0.0.9, protocol: tcp, port: 1, backends: []}\n"
+             "  - {name: b, vip: 10.0.0.9, protocol: tcp, port: 1, backends: []}\n",
+       "services[1]: 10.0.0.9 tcp port 1 is already a service"},
+      {"services:\n  - {name: a, vip: 'fd00::9', protocol: tcp, port: 1, backends: []}\n",
+       "services[0].mode: nat needs an lb.nat_addresses entry of the VIP's address family"},
+      {nat + "services:\n  - {name: a, vip: 10.0.0.9, protocol: tcp, port: 1, hash_source_port: "
+             "maybe, backends: []}\n",
+       "services[0].hash_source_port: 'maybe' is not one of false, true"},
+  };
+  for (const auto& c : cases) {
+    const std::string message = error_of(c.yaml);
+    EXPECT_NE(message.find(c.expected), std::string::npos) << "yaml:\n"
+                                                           << c.yaml << "message: " << message;
+  }
+}
+
+TEST(LbConfig, AddressFormatting) {
+  uint8_t family = 0;
+  EXPECT_EQ(format_ip_address(*parse_ip_address("192.0.2.1", family)), "192.0.2.1");
+  EXPECT_EQ(family, kFamilyV4);
+  EXPECT_EQ(format_ip_address(*parse_ip_address("2001:db8::1", family)), "2001:db8::1");
+  EXPECT_EQ(family, kFamilyV6);
+  EXPECT_FALSE(parse_ip_address("example.com", family).has_value());
+}
+
+}  // namespace
+}  // namespace sluice::lb
