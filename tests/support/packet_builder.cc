@@ -73,7 +73,7 @@ PacketBuilder& PacketBuilder::ipv4(uint32_t src, uint32_t dst, uint8_t ttl,
   b[8] = ttl;
   put32(&b[12], src);
   put32(&b[16], dst);
-  std::memcpy(b.data() + 20, options.data(), options.size());
+  if (!options.empty()) std::memcpy(b.data() + 20, options.data(), options.size());
   layers_.push_back({Kind::kIpv4, std::move(b)});
   return *this;
 }
