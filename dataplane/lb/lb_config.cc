@@ -1,7 +1,5 @@
 #include "lb_config.h"
 
-#include <arpa/inet.h>
-
 #include <set>
 #include <tuple>
 
@@ -14,8 +12,9 @@ using dataplane::ConfigError;
 using dataplane::YamlField;
 
 IpAddress ip_field(const YamlField& f, uint8_t& family) {
-  auto a = parse_ip_address(f.str(), family);
+  auto a = parse_ip_address(f.str());
   if (!a) f.fail("'" + f.str() + "' is not an IPv4 or IPv6 address");
+  family = a->family();
   return *a;
 }
 
@@ -53,30 +52,6 @@ ServiceConfig parse_service(const YamlField& f) {
 }
 
 }  // namespace
-
-std::optional<IpAddress> parse_ip_address(std::string_view text, uint8_t& family) {
-  const std::string s(text);
-  uint8_t buf[16];
-  if (inet_pton(AF_INET, s.c_str(), buf) == 1) {
-    family = kFamilyV4;
-    return IpAddress::from_v4(buf);
-  }
-  if (inet_pton(AF_INET6, s.c_str(), buf) == 1) {
-    family = kFamilyV6;
-    return IpAddress::from_v6(buf);
-  }
-  return std::nullopt;
-}
-
-std::string format_ip_address(const IpAddress& a) {
-  char buf[INET6_ADDRSTRLEN];
-  if (a.is_v4()) {
-    inet_ntop(AF_INET, a.v4(), buf, sizeof buf);
-  } else {
-    inet_ntop(AF_INET6, a.bytes.data(), buf, sizeof buf);
-  }
-  return buf;
-}
 
 void parse_lb_section(const YamlField& f, LbConfig& config) {
   f.expect_map({"flow_table_size", "maglev_table_size", "new_flows_per_second", "timeouts",

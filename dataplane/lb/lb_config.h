@@ -10,11 +10,6 @@
 
 namespace sluice::lb {
 
-// Parses "192.0.2.1" or "2001:db8::1"; sets `family` to kFamilyV4 or kFamilyV6.
-std::optional<IpAddress> parse_ip_address(std::string_view text, uint8_t& family);
-
-std::string format_ip_address(const IpAddress& address);
-
 void parse_lb_section(const dataplane::YamlField& section, LbConfig& config);
 void parse_services_section(const dataplane::YamlField& section, LbConfig& config);
 

@@ -12,35 +12,10 @@
 #include <cstring>
 
 #include "drop_reason.h"
+#include "ip_address.h"
 
 namespace sluice::lb {
 
-// An IPv4 or IPv6 address in network byte order; IPv4 is held IPv4-mapped (::ffff:a.b.c.d) so
-// that one key type serves both families.
-struct IpAddress {
-  using Bytes = std::array<uint8_t, 16>;
-  Bytes bytes{};
-
-  static IpAddress from_v4(const uint8_t* p) {
-    IpAddress a;
-    a.bytes[10] = a.bytes[11] = 0xff;
-    std::memcpy(&a.bytes[12], p, 4);
-    return a;
-  }
-  static IpAddress from_v6(const uint8_t* p) {
-    IpAddress a;
-    std::memcpy(a.bytes.data(), p, 16);
-    return a;
-  }
-  const uint8_t* v4() const { return &bytes[12]; }
-  bool is_v4() const {
-    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return std::memcmp(bytes.data(), kMapped, 12) == 0;
-  }
-  bool operator==(const IpAddress&) const = default;
-};
-
-enum : uint8_t { kFamilyNone = 0, kFamilyV4 = 4, kFamilyV6 = 6 };
 enum : uint8_t {
   kProtoIcmp = 1,
   kProtoIpip = 4,

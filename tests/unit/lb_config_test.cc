@@ -133,12 +133,24 @@ TEST(LbConfig, Errors) {
 }
 
 TEST(LbConfig, AddressFormatting) {
-  uint8_t family = 0;
-  EXPECT_EQ(format_ip_address(*parse_ip_address("192.0.2.1", family)), "192.0.2.1");
-  EXPECT_EQ(family, kFamilyV4);
-  EXPECT_EQ(format_ip_address(*parse_ip_address("2001:db8::1", family)), "2001:db8::1");
-  EXPECT_EQ(family, kFamilyV6);
-  EXPECT_FALSE(parse_ip_address("example.com", family).has_value());
+  EXPECT_EQ(format_ip_address(*parse_ip_address("192.0.2.1")), "192.0.2.1");
+  EXPECT_EQ(parse_ip_address("192.0.2.1")->family(), kFamilyV4);
+  EXPECT_EQ(format_ip_address(*parse_ip_address("2001:db8::1")), "2001:db8::1");
+  EXPECT_EQ(parse_ip_address("2001:db8::1")->family(), kFamilyV6);
+  auto p = parse_ip_prefix("10.1.2.3/23");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_TRUE(p->contains(*parse_ip_address("10.1.3.200")));
+  EXPECT_FALSE(p->contains(*parse_ip_address("10.1.4.1")));
+  EXPECT_FALSE(p->contains(*parse_ip_address("fd00::1")));
+  auto p6 = parse_ip_prefix("fd99::2/64");
+  ASSERT_TRUE(p6.has_value());
+  EXPECT_TRUE(p6->contains(*parse_ip_address("fd99::ffff:1")));
+  EXPECT_FALSE(p6->contains(*parse_ip_address("fd98::1")));
+  EXPECT_FALSE(p6->contains(*parse_ip_address("10.0.0.1")));
+  EXPECT_EQ(parse_ip_prefix("10.0.0.1")->length, 32);
+  EXPECT_FALSE(parse_ip_prefix("10.0.0.1/33").has_value());
+  EXPECT_FALSE(parse_ip_prefix("10.0.0.1/").has_value());
+  EXPECT_FALSE(parse_ip_address("example.com").has_value());
 }
 
 }  // namespace

@@ -7,8 +7,7 @@ namespace sluice::lb {
 namespace {
 
 IpAddress ip(const char* s) {
-  uint8_t family = 0;
-  return *parse_ip_address(s, family);
+  return *parse_ip_address(s);
 }
 
 TEST(ServiceTable, ExactPortWinsOverWildcard) {
