@@ -24,7 +24,7 @@ std::vector<unsigned> as_core_list(const YamlField& f) {
 }
 
 PortConfig parse_port(const YamlField& f) {
-  f.expect_map({"name", "device", "mtu", "rx_descriptors", "tx_descriptors"});
+  f.expect_map({"name", "device", "mtu", "rx_descriptors", "tx_descriptors", "addresses"});
   PortConfig port;
   port.name = f.required("name").str();
   port.device = f.required("device").str();
@@ -33,6 +33,15 @@ PortConfig parse_port(const YamlField& f) {
     port.rx_descriptors = static_cast<uint16_t>(v.uint(32, 16384));
   if (auto v = f.child("tx_descriptors"); v.present())
     port.tx_descriptors = static_cast<uint16_t>(v.uint(32, 16384));
+  if (auto v = f.child("addresses"); v.present()) {
+    for (const auto& item : v.items()) {
+      auto prefix = parse_ip_prefix(item.str());
+      if (!prefix)
+        item.fail("'" + item.str() +
+                  "' is not an address with a prefix length, like 10.0.0.2/24 or fd00::2/64");
+      port.addresses.push_back(*prefix);
+    }
+  }
   return port;
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "ip_address.h"
+
 namespace sluice::dataplane {
 
 enum class HugepageMode { kAuto, kOn, kOff };
@@ -18,6 +20,7 @@ struct PortConfig {
   uint16_t mtu = 1500;
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
+  std::vector<IpPrefix> addresses;  // the appliance's own addresses on this port's link
 };
 
 struct CoreConfig {

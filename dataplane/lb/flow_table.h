@@ -138,15 +138,16 @@ struct FlowTimeouts {
 
 struct alignas(64) FlowEntry {
   FlowKey key;
-  uint32_t backend = 0;
-  uint16_t service = 0;
-  uint16_t nat_port = 0;
   uint32_t peer = kNoPeer;  // index of the other entry of a full-NAT pair
   uint32_t last_seen_ms = 0;
-  uint8_t state = kTcpSyn;  // FlowState
-  uint8_t nat_addr = 0;
+  uint16_t service = 0;
+  uint16_t backend = 0;        // index into the service's backends
+  uint16_t nat_port = 0;       // full-NAT source port
+  uint8_t state = kTcpSyn;     // FlowState
+  uint8_t nat_addr = 0;        // index of the full-NAT source address
+  uint8_t client_port = 0;     // port the client's packets arrive on
+  uint8_t client_mac[6] = {};  // next hop towards the client: the source MAC of its packets
   uint8_t flags = 0;
-  uint8_t reserved[5] = {};
 };
 static_assert(sizeof(FlowEntry) == 64);
 

@@ -32,6 +32,7 @@ ports:
     device: net_af_packet0,iface=veth0
     mtu: 9000
     rx_descriptors: 512
+    addresses: [10.99.0.2/24, "fd99::2/64"]
   - name: backend
     device: 0000:01:00.0
 )";
@@ -50,6 +51,9 @@ TEST(Config, ParsesEveryKey) {
   EXPECT_EQ(c.ports[0].mtu, 9000);
   EXPECT_EQ(c.ports[0].rx_descriptors, 512);
   EXPECT_EQ(c.ports[0].tx_descriptors, 1024);
+  ASSERT_EQ(c.ports[0].addresses.size(), 2u);
+  EXPECT_EQ(format_ip_address(c.ports[0].addresses[1].address), "fd99::2");
+  EXPECT_EQ(c.ports[0].addresses[0].length, 24);
   EXPECT_EQ(c.ports[1].device, "0000:01:00.0");
   EXPECT_NO_THROW(validate_config(c));
 }
@@ -99,6 +103,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:3: ports[0].mtu: must be between 68 and 9600, got 20"},
         ErrorCase{"missing_device", "ports:\n  - name: a\n",
                   "test.yaml:2: ports[0].device: is required"},
+        ErrorCase{"bad_port_address",
+                  "ports:\n  - {name: a, device: x, addresses: [10.0.0.1/40]}\n",
+                  "test.yaml:2: ports[0].addresses[0]: '10.0.0.1/40' is not an address with a "
+                  "prefix length"},
         ErrorCase{"port_not_map", "ports:\n  - net_ring0\n", "ports[0]: expected a map"},
         ErrorCase{"ports_not_list", "ports: net_ring0\n", "test.yaml:1: ports: expected a list"},
         ErrorCase{"bad_core_list", "cores:\n  workers: 1-x\n",
