@@ -26,6 +26,11 @@ enum class DropReason : uint8_t {
   kTcpBadHeaderLength,   // TCP data offset below 5 or beyond the payload
   kUdpBadLength,         // UDP length below 8 or beyond the IP payload
   kArpMalformed,         // ARP that is not Ethernet/IPv4 or is cut short
+  kNotForUs,             // for no VIP or own address, and no exception path to hand it to
+  kNoBackend,            // the service has no backend with weight
+  kNeighborUnresolved,   // the next hop's MAC is not known yet (resolution was asked for)
+  kNatPortsExhausted,    // no free full-NAT source port for the new flow
+  kNoFlow,               // a reply to a full-NAT address that matches no flow
   kCount,
 };
 
@@ -48,6 +53,11 @@ inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames
     "tcp_bad_header_length",
     "udp_bad_length",
     "arp_malformed",
+    "not_for_us",
+    "no_backend",
+    "neighbor_unresolved",
+    "nat_ports_exhausted",
+    "no_flow",
 };
 
 // kCount names "no drop".

@@ -87,6 +87,15 @@ inline void make_echo_reply(uint8_t* frame, const PacketMeta& m) {
   checksum::update(icmp + 2, old_type, icmp, 2);
 }
 
+// The ICMPv6 checksum of a 32-byte neighbour discovery message after the IPv6 header `ip`.
+inline void set_nd_checksum(uint8_t* ip) {
+  uint8_t* icmp = ip + 40;
+  checksum::store(icmp + 2, 0);
+  uint32_t sum = 32 + kProtoIcmp6;
+  for (int i = 0; i < 32; i += 2) sum += checksum::load(ip + 8 + i) + checksum::load(icmp + i);
+  checksum::store(icmp + 2, checksum::fold(sum));
+}
+
 struct NeighborSolicit {
   IpAddress target;
   std::optional<MacAddress> source_mac;  // from the source link-layer address option
@@ -142,12 +151,75 @@ inline void make_neighbor_advert(uint8_t* frame, const PacketMeta& m, const IpAd
   icmp[24] = 2;  // target link-layer address option
   icmp[25] = 1;
   std::memcpy(icmp + 26, our_mac.data(), 6);
-  // ICMPv6 checksum over the pseudo-header and the message.
-  uint32_t sum = 0;
-  for (int i = 0; i < 32; i += 2) sum += checksum::load(ip + 8 + i);
-  sum += 32 + kProtoIcmp6;
-  for (int i = 0; i < 32; i += 2) sum += checksum::load(icmp + i);
-  checksum::store(icmp + 2, checksum::fold(sum));
+  set_nd_checksum(ip);
+}
+
+// Reads an ICMPv6 neighbour advertisement: the target and its link-layer address option.
+inline std::optional<std::pair<IpAddress, MacAddress>> read_neighbor_advert(const uint8_t* frame, const PacketMeta& m) {
+  if (m.key.proto != kProtoIcmp6 || m.icmp_type != kNdAdvert || m.icmp_code != 0 || m.fragment) return std::nullopt;
+  const uint8_t* ip = frame + m.l3_offset;
+  const uint32_t icmp_len = m.l3_length - (m.l4_offset - m.l3_offset);
+  if (ip[7] != 255 || icmp_len < 24) return std::nullopt;
+  const uint8_t* icmp = frame + m.l4_offset;
+  for (uint32_t at = 24; at + 8 <= icmp_len;) {
+    const uint32_t len = icmp[at + 1] * 8u;
+    if (len == 0 || at + len > icmp_len) return std::nullopt;
+    if (icmp[at] == 2 && len == 8) {
+      MacAddress mac;
+      std::memcpy(mac.data(), icmp + at + 2, 6);
+      return std::make_pair(IpAddress::from_v6(icmp + 8), mac);
+    }
+    at += len;
+  }
+  return std::nullopt;
+}
+
+inline constexpr uint32_t kArpRequestSize = 60;  // padded to the Ethernet minimum
+inline constexpr uint32_t kNeighborSolicitSize = 14 + 40 + 32;
+
+// Writes a broadcast ARP request "who has `target`, tell `ours`" into `frame` (kArpRequestSize bytes).
+inline void make_arp_request(uint8_t* frame, const MacAddress& our_mac, const IpAddress& ours,
+                             const IpAddress& target) {
+  std::memset(frame, 0, kArpRequestSize);
+  std::memset(frame, 0xff, 6);
+  std::memcpy(frame + 6, our_mac.data(), 6);
+  checksum::store(frame + 12, 0x0806);
+  uint8_t* a = frame + 14;
+  checksum::store(a, 1);
+  checksum::store(a + 2, 0x0800);
+  a[4] = 6;
+  a[5] = 4;
+  checksum::store(a + 6, 1);
+  std::memcpy(a + 8, our_mac.data(), 6);
+  std::memcpy(a + 14, ours.v4(), 4);
+  std::memcpy(a + 24, target.v4(), 4);
+}
+
+// Writes a neighbour solicitation for `target` from `ours` to the target's solicited-node
+// multicast group, with our link-layer address, into `frame` (kNeighborSolicitSize bytes).
+inline void make_neighbor_solicit(uint8_t* frame, const MacAddress& our_mac, const IpAddress& ours,
+                                  const IpAddress& target) {
+  std::memset(frame, 0, kNeighborSolicitSize);
+  const uint8_t group_mac[6] = {0x33, 0x33, 0xff, target.bytes[13], target.bytes[14], target.bytes[15]};
+  std::memcpy(frame, group_mac, 6);
+  std::memcpy(frame + 6, our_mac.data(), 6);
+  checksum::store(frame + 12, 0x86dd);
+  uint8_t* ip = frame + 14;
+  ip[0] = 0x60;
+  checksum::store(ip + 4, 32);
+  ip[6] = kProtoIcmp6;
+  ip[7] = 255;
+  std::memcpy(ip + 8, ours.bytes.data(), 16);
+  const uint8_t group[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, target.bytes[13], target.bytes[14],
+                             target.bytes[15]};
+  std::memcpy(ip + 24, group, 16);
+  uint8_t* icmp = ip + 40;
+  icmp[0] = kNdSolicit;
+  std::memcpy(icmp + 8, target.bytes.data(), 16);
+  icmp[24] = 1;  // source link-layer address option
+  icmp[25] = 1;
+  std::memcpy(icmp + 26, our_mac.data(), 6);
+  set_nd_checksum(ip);
 }
 
 }  // namespace sluice::lb

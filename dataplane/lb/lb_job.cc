@@ -1,0 +1,392 @@
+#include "lb_job.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+
+#include "rewrite.h"
+
+namespace sluice::lb {
+
+using dataplane::kBurstSize;
+using dataplane::PortCounters;
+using dataplane::WorkerCounters;
+
+namespace {
+
+constexpr uint32_t kFlowHashSeed = 0x5eed5eed;
+constexpr uint32_t kExpireBucketsPerPass = 4;
+constexpr uint32_t kNeighborRequestIntervalMs = 1000;
+constexpr unsigned kNatPortAttempts = 16;
+constexpr uint16_t kFirstNatPort = 1024;
+
+FlowTimeouts flow_timeouts(const Timeouts& t) {
+  FlowTimeouts f;
+  f.tcp_syn_ms = t.tcp_syn_s * 1000;
+  f.tcp_established_ms = t.tcp_established_s * 1000;
+  f.tcp_closing_ms = t.tcp_closing_s * 1000;
+  f.udp_ms = t.udp_s * 1000;
+  return f;
+}
+
+// The appliance's own address of `family` on the link that reaches `peer`.
+const IpAddress* own_address_towards(const LbPort& port, const IpAddress& peer) {
+  for (const auto& p : port.addresses) {
+    if (p.contains(peer)) return &p.address;
+  }
+  return nullptr;
+}
+
+void record_state(FlowTable& flows, FlowEntry* e, const PacketMeta& meta, uint32_t now_ms) {
+  if (meta.key.proto == kProtoTcp) {
+    flows.touch_tcp(e, meta.tcp_flags, now_ms);
+  } else {
+    e->state = meta.key.proto == kProtoUdp ? kUdp : kOther;
+    flows.touch(e, now_ms);
+  }
+}
+
+}  // namespace
+
+LbJob::LbJob(LbRuntime& runtime, const std::vector<dataplane::EgressQueue>& egress, const LbJobOptions& options)
+    : rt_(runtime),
+      egress_(egress),
+      options_(options),
+      flows_(options.flow_table_size, flow_timeouts(runtime.timeouts())),
+      tsc_per_ms_(rte_get_tsc_hz() / 1000),
+      staged_(runtime.ports().size()) {
+  nat_port_count_ = static_cast<uint16_t>((65536u - kFirstNatPort) / options.worker_count);
+  nat_port_base_ = static_cast<uint16_t>(kFirstNatPort + options.worker_index * nat_port_count_);
+  service_counters_ = std::vector<TrafficCounters>(rt_.services().size());
+  uint32_t backends = 0;
+  for (const auto& s : rt_.services()) {
+    backend_offsets_.push_back(backends);
+    backends += static_cast<uint32_t>(s.backends.size());
+  }
+  backend_counters_ = std::vector<TrafficCounters>(backends);
+}
+
+uint32_t LbJob::poll(WorkerCounters& counters) {
+  now_ms_ = static_cast<uint32_t>(rte_rdtsc() / tsc_per_ms_);
+  uint32_t received = 0;
+  const auto& ports = rt_.ports();
+  for (uint16_t p = 0; p < ports.size(); ++p) {
+    rte_mbuf* pkts[kBurstSize];
+    const uint16_t n = rte_eth_rx_burst(ports[p].id, options_.queue, pkts, kBurstSize);
+    if (n == 0) continue;
+    process(p, pkts, n, counters);
+    received += n;
+  }
+  flows_.expire_some(now_ms_, kExpireBucketsPerPass);
+  return received;
+}
+
+void LbJob::drop(rte_mbuf* m, PortCounters& c, DropReason reason) {
+  c.drop(reason);
+  rte_pktmbuf_free(m);
+}
+
+void LbJob::flush(WorkerCounters& counters) {
+  for (uint16_t p = 0; p < staged_.size(); ++p) {
+    Staged& s = staged_[p];
+    if (s.n == 0) continue;
+    dataplane::transmit_burst(egress_[p], s.pkts, s.n, counters.ports[egress_[p].port]);
+    s.n = 0;
+  }
+}
+
+void LbJob::process(uint16_t pi, rte_mbuf** pkts, uint16_t n, WorkerCounters& c) {
+  PortCounters& in = c.ports[rt_.ports()[pi].id];
+  parse_burst(pkts, n, meta_);
+  lb_n_ = reply_n_ = 0;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    const PacketMeta& meta = meta_[i];
+    bytes += m->pkt_len;
+    burst_[i] = m;
+    switch (meta.kind) {
+      case PacketKind::kDrop:
+        drop(m, in, meta.drop);
+        continue;
+      case PacketKind::kArp:
+        handle_arp(pi, m, meta, c);
+        continue;
+      case PacketKind::kOther:
+        drop(m, in, DropReason::kNotForUs);
+        continue;
+      case PacketKind::kIp:
+        break;
+    }
+    if ((meta.key.proto == kProtoTcp || meta.key.proto == kProtoUdp) && !meta.later_fragment) {
+      const uint16_t s = rt_.service_table().find(meta.key.dst, meta.key.proto, meta.key.dst_port);
+      if (s != ServiceTable::kNone) {
+        service_of_[i] = s;
+        lb_idx_[lb_n_++] = i;
+        continue;
+      }
+      if (rt_.nat_address_index(meta.key.dst) >= 0) {
+        reply_idx_[reply_n_++] = i;
+        continue;
+      }
+    }
+    if (handle_icmp(pi, m, meta)) continue;
+    drop(m, in, DropReason::kNotForUs);
+  }
+  in.rx_packets.add(n);
+  in.rx_bytes.add(bytes);
+  if (lb_n_ != 0) forward_services(pi, c);
+  if (reply_n_ != 0) forward_replies(c);
+  flush(c);
+}
+
+void LbJob::handle_arp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, WorkerCounters& c) {
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  const ArpView arp = read_arp(frame, meta);
+  if (Neighbor* nb = rt_.find_neighbor(arp.sender_ip)) nb->learn(arp.sender_mac);
+  if (!rt_.owns(arp.target_ip)) {
+    drop(m, c.ports[rt_.ports()[pi].id], DropReason::kNotForUs);
+    return;
+  }
+  if (arp.op != 1) {  // a reply to one of our requests: learned above
+    rte_pktmbuf_free(m);
+    return;
+  }
+  make_arp_reply(frame, meta, rt_.ports()[pi].mac);
+  core_.arp_replies.inc();
+  stage(pi, m);
+}
+
+bool LbJob::handle_icmp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta) {
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  if (is_echo_request(meta) && rt_.owns(meta.key.dst)) {
+    make_echo_reply(frame, meta);
+    core_.echo_replies.inc();
+    stage(pi, m);
+    return true;
+  }
+  if (meta.key.proto != kProtoIcmp6) return false;
+  if (auto ns = read_neighbor_solicit(frame, meta)) {
+    if (ns->source_mac) {
+      if (Neighbor* nb = rt_.find_neighbor(meta.key.src)) nb->learn(*ns->source_mac);
+    }
+    if (!rt_.owns(ns->target) || m->nb_segs != 1) return false;
+    const uint32_t size = neighbor_advert_size(meta);
+    if (size > static_cast<uint32_t>(m->buf_len - m->data_off)) return false;
+    m->data_len = static_cast<uint16_t>(size);
+    m->pkt_len = size;
+    make_neighbor_advert(frame, meta, ns->target, rt_.ports()[pi].mac);
+    core_.nd_adverts.inc();
+    stage(pi, m);
+    return true;
+  }
+  if (auto na = read_neighbor_advert(frame, meta)) {
+    if (Neighbor* nb = rt_.find_neighbor(na->first)) {
+      nb->learn(na->second);
+      rte_pktmbuf_free(m);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool LbJob::admit_new_flow() {
+  const uint32_t rate = options_.new_flows_per_second;
+  if (rate == 0) return true;
+  const uint64_t burst = std::max<uint64_t>(rate / 10, kBurstSize);
+  const uint32_t elapsed = now_ms_ - tokens_at_ms_;
+  if (elapsed != 0) {
+    tokens_ = std::min<uint64_t>(burst, tokens_ + uint64_t{elapsed} * rate / 1000);
+    tokens_at_ms_ = now_ms_;
+  }
+  if (tokens_ == 0) return false;
+  --tokens_;
+  return true;
+}
+
+void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
+  const FlowKey* keys[kBurstSize];
+  uint32_t table_hash[kBurstSize], lookup_hash[kBurstSize];
+  FlowEntry* found[kBurstSize];
+  uint16_t tracked_of[kBurstSize];  // position in lb_idx_ of each tracked lookup
+  uint16_t tracked = 0;
+  bool done[kBurstSize] = {};
+
+  for (uint16_t k = 0; k < lb_n_; ++k) {
+    const PacketMeta& meta = meta_[lb_idx_[k]];
+    const ServiceRuntime& s = rt_.services()[service_of_[lb_idx_[k]]];
+    table_hash[k] = flow_hash(meta.key, kFlowHashSeed);
+    lookup_hash[k] = s.hash_source_port ? table_hash[k] : flow_hash_no_src_port(meta.key, kFlowHashSeed);
+    if (meta.key.proto == kProtoUdp && !s.track_udp_flows) continue;
+    keys[tracked] = &meta.key;
+    found[tracked] = nullptr;
+    tracked_of[tracked++] = k;
+  }
+  uint32_t hashes[kBurstSize];
+  for (uint16_t t = 0; t < tracked; ++t) hashes[t] = table_hash[tracked_of[t]];
+  flows_.lookup_bulk(keys, hashes, tracked, now_ms_, found);
+
+  // Established flows first: an insert may move entries, which would invalidate `found`.
+  for (uint16_t t = 0; t < tracked; ++t) {
+    FlowEntry* e = found[t];
+    const uint16_t k = tracked_of[t];
+    const uint16_t i = lb_idx_[k];
+    const ServiceRuntime& s = rt_.services()[service_of_[i]];
+    if (e == nullptr || e->service != service_of_[i] || e->backend >= s.backends.size()) continue;
+    record_state(flows_, e, meta_[i], now_ms_);
+    if (e->peer != kNoPeer) flows_.touch(flows_.at(e->peer), now_ms_);
+    send_to_backend(s, service_of_[i], e->backend, burst_[i], meta_[i], e, c);
+    done[k] = true;
+  }
+
+  // New flows (and stateless UDP).
+  for (uint16_t k = 0; k < lb_n_; ++k) {
+    if (done[k]) continue;
+    const uint16_t i = lb_idx_[k];
+    const uint16_t si = service_of_[i];
+    const ServiceRuntime& s = rt_.services()[si];
+    const PacketMeta& meta = meta_[i];
+    rte_mbuf* m = burst_[i];
+    const bool stateful = !(meta.key.proto == kProtoUdp && !s.track_udp_flows);
+    // A flow may have been created by an earlier packet of this same burst.
+    if (stateful) {
+      if (FlowEntry* e = flows_.lookup(meta.key, table_hash[k], now_ms_)) {
+        record_state(flows_, e, meta, now_ms_);
+        send_to_backend(s, si, e->backend, m, meta, e, c);
+        continue;
+      }
+    }
+    const MaglevTable::Entry backend = s.maglev.lookup(lookup_hash[k]);
+    if (backend == MaglevTable::kNoBackend) {
+      drop(m, c.ports[rt_.ports()[pi].id], DropReason::kNoBackend);
+      continue;
+    }
+    service_counters_[si].new_flows.inc();
+    backend_counters_[backend_offsets_[si] + backend].new_flows.inc();
+    const bool full = flows_.active() >= flows_.capacity() - flows_.capacity() / 16;
+    if (s.mode != ForwardingMode::kNat && (!stateful || full || !admit_new_flow())) {
+      // Stateless: Maglev alone keeps the flow on its backend while the backend set is stable.
+      core_.stateless_flows.inc();
+      send_to_backend(s, si, backend, m, meta, nullptr, c);
+      continue;
+    }
+    if (s.mode != ForwardingMode::kNat) {
+      FlowEntry* e = flows_.insert(meta.key, table_hash[k], now_ms_);
+      e->service = si;
+      e->backend = backend;
+      record_state(flows_, e, meta, now_ms_);
+      send_to_backend(s, si, backend, m, meta, e, c);
+      continue;
+    }
+    // Full-NAT: the reply's key (backend -> our address and port) must be free; try a few ports
+    // of this core's slice.
+    const BackendRuntime& b = s.backends[backend];
+    FlowKey reply;
+    reply.src = b.address;
+    reply.dst = rt_.nat_addresses()[static_cast<size_t>(s.nat_address)];
+    reply.src_port = b.port ? b.port : meta.key.dst_port;
+    reply.proto = meta.key.proto;
+    reply.family = meta.key.family;
+    uint32_t reply_hash = 0;
+    bool free_port = false;
+    for (unsigned attempt = 0; attempt < kNatPortAttempts && !free_port; ++attempt) {
+      reply.dst_port = static_cast<uint16_t>(nat_port_base_ + (table_hash[k] + attempt * 7919u) % nat_port_count_);
+      reply_hash = flow_hash(reply, kFlowHashSeed);
+      free_port = flows_.lookup(reply, reply_hash, now_ms_) == nullptr;
+    }
+    if (!free_port) {
+      drop(m, c.ports[rt_.ports()[pi].id], DropReason::kNatPortsExhausted);
+      continue;
+    }
+    FlowPair pair = flows_.insert_pair(meta.key, table_hash[k], reply, reply_hash, now_ms_);
+    FlowEntry* e = pair.first;
+    e->service = pair.second->service = si;
+    e->backend = pair.second->backend = backend;
+    e->nat_port = reply.dst_port;
+    e->nat_addr = static_cast<uint8_t>(s.nat_address);
+    e->client_port = static_cast<uint8_t>(pi);
+    std::memcpy(e->client_mac, rte_pktmbuf_mtod_offset(m, const uint8_t*, 6), 6);
+    record_state(flows_, e, meta, now_ms_);
+    pair.second->state = e->state;
+    flows_.touch(pair.second, now_ms_);
+    send_to_backend(s, si, backend, m, meta, e, c);
+  }
+}
+
+void LbJob::send_to_backend(const ServiceRuntime& s, uint16_t si, uint16_t bi, rte_mbuf* m, const PacketMeta& meta,
+                            const FlowEntry* e, WorkerCounters& c) {
+  const BackendRuntime& b = s.backends[bi];
+  Neighbor& nb = rt_.neighbor(b.neighbor);
+  const LbPort& out = rt_.ports()[nb.port_index];
+  MacAddress next_hop;
+  if (!nb.known(next_hop)) {
+    request_neighbor(nb, m->pool);
+    drop(m, c.ports[out.id], DropReason::kNeighborUnresolved);
+    return;
+  }
+  service_counters_[si].packets.inc();
+  service_counters_[si].bytes.add(m->pkt_len);
+  TrafficCounters& bc = backend_counters_[backend_offsets_[si] + bi];
+  bc.packets.inc();
+  bc.bytes.add(m->pkt_len);
+  uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  if (s.mode == ForwardingMode::kNat) {
+    rewrite_addresses_and_ports(frame, meta, rt_.nat_addresses()[e->nat_addr], e->nat_port, b.address,
+                                b.port ? b.port : meta.key.dst_port);
+  }
+  set_macs(frame, out.mac.data(), next_hop.data());
+  stage(nb.port_index, m);
+}
+
+void LbJob::forward_replies(WorkerCounters& c) {
+  const FlowKey* keys[kBurstSize];
+  uint32_t hashes[kBurstSize];
+  FlowEntry* found[kBurstSize];
+  for (uint16_t k = 0; k < reply_n_; ++k) {
+    keys[k] = &meta_[reply_idx_[k]].key;
+    hashes[k] = flow_hash(*keys[k], kFlowHashSeed);
+  }
+  flows_.lookup_bulk(keys, hashes, reply_n_, now_ms_, found);
+  for (uint16_t k = 0; k < reply_n_; ++k) {
+    const uint16_t i = reply_idx_[k];
+    rte_mbuf* m = burst_[i];
+    const PacketMeta& meta = meta_[i];
+    FlowEntry* r = found[k];
+    if (r == nullptr || r->peer == kNoPeer) {
+      drop(m, c.ports[m->port], DropReason::kNoFlow);
+      continue;
+    }
+    FlowEntry* fwd = flows_.at(r->peer);
+    record_state(flows_, fwd, meta, now_ms_);
+    r->state = fwd->state;
+    flows_.touch(r, now_ms_);
+    const LbPort& out = rt_.ports()[fwd->client_port];
+    uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    rewrite_addresses_and_ports(frame, meta, fwd->key.dst, fwd->key.dst_port, fwd->key.src, fwd->key.src_port);
+    set_macs(frame, out.mac.data(), fwd->client_mac);
+    core_.nat_replies.inc();
+    stage(fwd->client_port, m);
+  }
+}
+
+void LbJob::request_neighbor(Neighbor& nb, rte_mempool* pool) {
+  uint32_t last = nb.last_request_ms.load(std::memory_order_relaxed);
+  if (last != 0 && now_ms_ - last < kNeighborRequestIntervalMs) return;
+  // One core asks; the others see the new time.
+  if (!nb.last_request_ms.compare_exchange_strong(last, now_ms_ | 1, std::memory_order_relaxed)) return;
+  const LbPort& port = rt_.ports()[nb.port_index];
+  const IpAddress* ours = own_address_towards(port, nb.address);
+  if (ours == nullptr) return;
+  rte_mbuf* req = rte_pktmbuf_alloc(pool);
+  if (req == nullptr) return;
+  const uint32_t size = nb.address.is_v4() ? kArpRequestSize : kNeighborSolicitSize;
+  uint8_t* frame = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(req, static_cast<uint16_t>(size)));
+  if (nb.address.is_v4()) {
+    make_arp_request(frame, port.mac, *ours, nb.address);
+  } else {
+    make_neighbor_solicit(frame, port.mac, *ours, nb.address);
+  }
+  core_.neighbor_requests.inc();
+  stage(nb.port_index, req);
+}
+
+}  // namespace sluice::lb

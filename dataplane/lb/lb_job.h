@@ -1,0 +1,99 @@
+// The L4 balancer's worker job: one instance per worker core, polling its queue of every port.
+// Per burst: parse; answer ARP, neighbour solicitations and pings for owned addresses; look the
+// flows of packets for services (and of replies to full-NAT addresses) up in this core's flow
+// table in bulk; pick backends for new flows with Maglev; rewrite for the service's mode; send.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "flow_table.h"
+#include "lb_runtime.h"
+#include "packet_parse.h"
+#include "transmit.h"
+#include "worker_types.h"
+
+namespace sluice::lb {
+
+// Per-core counters of one service or backend, written by this core only.
+struct TrafficCounters {
+  Counter packets, bytes, new_flows;
+};
+
+struct LbCoreCounters {
+  Counter stateless_flows;  // new flows forwarded by Maglev alone (flood, table full, stateless UDP)
+  Counter arp_replies, nd_adverts, echo_replies, neighbor_requests;
+  Counter nat_replies;  // backend-to-client packets translated back
+};
+
+struct LbJobOptions {
+  uint16_t queue = 0;          // the rx and tx queue this worker owns on every port
+  uint16_t worker_index = 0;   // which slice of the full-NAT source ports is this core's
+  uint16_t worker_count = 1;
+  uint32_t flow_table_size = 1u << 20;
+  uint32_t new_flows_per_second = 0;  // 0: no limit
+};
+
+class LbJob {
+ public:
+  LbJob(LbRuntime& runtime, const std::vector<dataplane::EgressQueue>& egress, const LbJobOptions& options);
+
+  uint32_t poll(dataplane::WorkerCounters& counters);
+
+  // Processes one received burst from port `port_index` (into LbRuntime::ports()).
+  void process(uint16_t port_index, rte_mbuf** pkts, uint16_t n, dataplane::WorkerCounters& counters);
+
+  const FlowTable& flows() const { return flows_; }
+  const std::vector<TrafficCounters>& service_counters() const { return service_counters_; }
+  // Indexed by the service's first backend offset plus the backend's index (backend_offset()).
+  const std::vector<TrafficCounters>& backend_counters() const { return backend_counters_; }
+  uint32_t backend_offset(uint16_t service) const { return backend_offsets_[service]; }
+  const LbCoreCounters& core_counters() const { return core_; }
+
+ private:
+  struct Staged {
+    rte_mbuf* pkts[2 * dataplane::kBurstSize];
+    uint16_t n = 0;
+  };
+
+  void stage(uint16_t port_index, rte_mbuf* m) { staged_[port_index].pkts[staged_[port_index].n++] = m; }
+  void flush(dataplane::WorkerCounters& counters);
+  void drop(rte_mbuf* m, dataplane::PortCounters& c, DropReason reason);
+
+  void handle_arp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta, dataplane::WorkerCounters& c);
+  bool handle_icmp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta);
+  void forward_services(uint16_t port_index, dataplane::WorkerCounters& c);
+  void forward_replies(dataplane::WorkerCounters& c);
+  // Rewrites for the service's mode and stages `m` towards backend `backend`; `flow` carries the
+  // full-NAT source (may be null for other modes).
+  void send_to_backend(const ServiceRuntime& s, uint16_t service, uint16_t backend, rte_mbuf* m,
+                       const PacketMeta& meta, const FlowEntry* flow, dataplane::WorkerCounters& c);
+  void request_neighbor(Neighbor& n, rte_mempool* pool);
+  bool admit_new_flow();
+
+  LbRuntime& rt_;
+  std::vector<dataplane::EgressQueue> egress_;  // by port index
+  LbJobOptions options_;
+  FlowTable flows_;
+  uint64_t tsc_per_ms_;
+  uint32_t now_ms_ = 0;
+  uint16_t nat_port_base_ = 1024, nat_port_count_ = 0;
+
+  // New-flow admission: a token bucket refilled at new_flows_per_second.
+  uint64_t tokens_ = 0;
+  uint32_t tokens_at_ms_ = 0;
+
+  std::vector<TrafficCounters> service_counters_, backend_counters_;
+  std::vector<uint32_t> backend_offsets_;
+  LbCoreCounters core_;
+
+  // Per-burst scratch.
+  PacketMeta meta_[dataplane::kBurstSize];
+  rte_mbuf* burst_[dataplane::kBurstSize];
+  uint16_t service_of_[dataplane::kBurstSize];
+  uint16_t lb_idx_[dataplane::kBurstSize], reply_idx_[dataplane::kBurstSize];
+  uint16_t lb_n_ = 0, reply_n_ = 0;
+  std::vector<Staged> staged_;
+};
+
+}  // namespace sluice::lb

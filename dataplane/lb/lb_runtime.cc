@@ -1,0 +1,110 @@
+#include "lb_runtime.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "config.h"
+
+namespace sluice::lb {
+namespace {
+
+std::vector<ServiceTable::Key> service_keys(const LbConfig& config) {
+  std::vector<ServiceTable::Key> keys;
+  for (const auto& s : config.services) keys.push_back({s.vip, s.protocol, s.port});
+  return keys;
+}
+
+uint64_t backend_key(const BackendConfig& b) {
+  // Maglev needs a stable identity per backend: its address and port.
+  uint64_t h = std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(b.address.bytes.data()), b.address.bytes.size()));
+  return h ^ (uint64_t{b.port} * 0x9e3779b97f4a7c15ull);
+}
+
+}  // namespace
+
+LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports)
+    : table_(service_keys(config)), ports_(std::move(ports)), nat_addresses_(config.nat_addresses),
+      timeouts_(config.timeouts) {
+  // Next hops: one neighbour per distinct backend address.
+  std::vector<std::pair<IpAddress, uint16_t>> hops;
+  auto hop_of = [&](const IpAddress& a, const std::string& where) -> uint32_t {
+    for (uint32_t i = 0; i < hops.size(); ++i) {
+      if (hops[i].first == a) return i;
+    }
+    for (uint16_t p = 0; p < ports_.size(); ++p) {
+      for (const auto& prefix : ports_[p].addresses) {
+        if (prefix.contains(a)) {
+          hops.emplace_back(a, p);
+          return static_cast<uint32_t>(hops.size() - 1);
+        }
+      }
+    }
+    throw dataplane::ConfigError(where + ": " + format_ip_address(a) +
+                                 " is on none of the ports' links (give a port an address on its subnet)");
+  };
+
+  for (size_t si = 0; si < config.services.size(); ++si) {
+    const ServiceConfig& sc = config.services[si];
+    int nat_address = -1;
+    for (size_t i = 0; i < nat_addresses_.size() && nat_address < 0; ++i) {
+      if (nat_addresses_[i].is_v4() == sc.vip.is_v4()) nat_address = static_cast<int>(i);
+    }
+    std::vector<BackendRuntime> backends;
+    std::vector<MaglevBackend> maglev_backends;
+    for (size_t bi = 0; bi < sc.backends.size(); ++bi) {
+      const BackendConfig& b = sc.backends[bi];
+      const std::string where = "services[" + std::to_string(si) + "].backends[" + std::to_string(bi) + "]";
+      backends.push_back({b.address, b.port, b.weight, hop_of(b.address, where)});
+      maglev_backends.push_back({backend_key(b), b.weight});
+    }
+    try {
+      services_.push_back({sc.name, sc.vip, sc.protocol, sc.port, sc.mode, sc.tunnel, sc.gue_port, sc.hash_source_port,
+                           sc.track_udp_flows, nat_address,
+                           MaglevTable::build(maglev_backends, config.maglev_table_size), std::move(backends)});
+    } catch (const std::invalid_argument& e) {
+      throw dataplane::ConfigError("services[" + std::to_string(si) + "]: " + e.what());
+    }
+  }
+
+  neighbor_count_ = static_cast<uint32_t>(hops.size());
+  neighbors_ = std::make_unique<Neighbor[]>(hops.size());
+  for (uint32_t i = 0; i < hops.size(); ++i) {
+    neighbors_[i].address = hops[i].first;
+    neighbors_[i].port_index = hops[i].second;
+    neighbor_index_.emplace_back(hops[i].first, i);
+  }
+  std::sort(neighbor_index_.begin(), neighbor_index_.end());
+
+  for (const auto& p : ports_) {
+    for (const auto& prefix : p.addresses) owned_.push_back(prefix.address);
+  }
+  for (const auto& s : services_) owned_.push_back(s.vip);
+  owned_.insert(owned_.end(), nat_addresses_.begin(), nat_addresses_.end());
+  std::sort(owned_.begin(), owned_.end());
+  owned_.erase(std::unique(owned_.begin(), owned_.end()), owned_.end());
+}
+
+Neighbor* LbRuntime::find_neighbor(const IpAddress& a) {
+  auto it = std::lower_bound(neighbor_index_.begin(), neighbor_index_.end(), a,
+                             [](const auto& entry, const IpAddress& x) { return entry.first < x; });
+  return it != neighbor_index_.end() && it->first == a ? &neighbors_[it->second] : nullptr;
+}
+
+bool LbRuntime::owns(const IpAddress& a) const { return std::binary_search(owned_.begin(), owned_.end(), a); }
+
+int LbRuntime::nat_address_index(const IpAddress& a) const {
+  for (size_t i = 0; i < nat_addresses_.size(); ++i) {
+    if (nat_addresses_[i] == a) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int LbRuntime::port_index(uint16_t port_id) const {
+  for (size_t i = 0; i < ports_.size(); ++i) {
+    if (ports_[i].id == port_id) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+}  // namespace sluice::lb

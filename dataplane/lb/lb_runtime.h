@@ -1,0 +1,109 @@
+// The balancer's configuration compiled for the packet path: the service table, each service's
+// Maglev table and backends, the next hops (neighbours) they are reached through, and the
+// addresses the appliance answers for. Built off the hot path and read by every worker; the only
+// state workers write is what neighbours' MAC addresses they have learned (atomics).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control_reply.h"
+#include "lb_config_types.h"
+#include "maglev.h"
+#include "service_table.h"
+
+namespace sluice::lb {
+
+// A port as the balancer sees it.
+struct LbPort {
+  uint16_t id = 0;  // DPDK port id
+  std::string name;
+  MacAddress mac{};
+  std::vector<IpPrefix> addresses;  // the appliance's own addresses on this link
+};
+
+// A host the balancer sends to directly: a backend on one of its links.
+struct Neighbor {
+  static constexpr uint64_t kKnown = uint64_t{1} << 48;
+
+  IpAddress address;
+  uint16_t port_index = 0;  // into LbRuntime::ports
+  std::atomic<uint64_t> mac{0};  // the MAC in the low 48 bits, kKnown once learned
+  std::atomic<uint32_t> last_request_ms{0};
+
+  bool known(MacAddress& out) const {
+    const uint64_t v = mac.load(std::memory_order_relaxed);
+    if (!(v & kKnown)) return false;
+    for (int i = 0; i < 6; ++i) out[i] = static_cast<uint8_t>(v >> (40 - 8 * i));
+    return true;
+  }
+  void learn(const MacAddress& m) {
+    uint64_t v = kKnown;
+    for (int i = 0; i < 6; ++i) v |= uint64_t{m[i]} << (40 - 8 * i);
+    mac.store(v, std::memory_order_relaxed);
+  }
+};
+
+struct BackendRuntime {
+  IpAddress address;
+  uint16_t port = 0;  // 0: keep the client's destination port
+  uint32_t weight = 1;
+  uint32_t neighbor = 0;  // index into LbRuntime::neighbors
+};
+
+struct ServiceRuntime {
+  std::string name;
+  IpAddress vip;
+  uint8_t protocol = kProtoTcp;
+  uint16_t port = 0;
+  ForwardingMode mode = ForwardingMode::kNat;
+  TunnelType tunnel = TunnelType::kIpip;
+  uint16_t gue_port = 6080;
+  bool hash_source_port = true;
+  bool track_udp_flows = true;
+  int nat_address = -1;  // index into LbRuntime::nat_addresses, for full-NAT
+  MaglevTable maglev;  // entries index `backends`
+  std::vector<BackendRuntime> backends;
+};
+
+class LbRuntime {
+ public:
+  // Throws dataplane::ConfigError when a backend is on none of the ports' links.
+  LbRuntime(const LbConfig& config, std::vector<LbPort> ports);
+  LbRuntime(const LbRuntime&) = delete;
+  LbRuntime& operator=(const LbRuntime&) = delete;
+
+  const ServiceTable& service_table() const { return table_; }
+  const std::vector<ServiceRuntime>& services() const { return services_; }
+  const std::vector<LbPort>& ports() const { return ports_; }
+  const std::vector<IpAddress>& nat_addresses() const { return nat_addresses_; }
+  const Timeouts& timeouts() const { return timeouts_; }
+
+  Neighbor& neighbor(uint32_t i) { return neighbors_[i]; }
+  uint32_t neighbor_count() const { return neighbor_count_; }
+  // The neighbour with this address, or nullptr.
+  Neighbor* find_neighbor(const IpAddress& a);
+
+  // Addresses the appliance answers ARP/ND and ping for: its own, the VIPs, the NAT addresses.
+  bool owns(const IpAddress& a) const;
+  // The index of a full-NAT source address, or -1.
+  int nat_address_index(const IpAddress& a) const;
+  // The index into ports() of the port with this DPDK id, or -1.
+  int port_index(uint16_t port_id) const;
+
+ private:
+  ServiceTable table_;
+  std::vector<ServiceRuntime> services_;
+  std::vector<LbPort> ports_;
+  std::vector<IpAddress> nat_addresses_;
+  std::vector<IpAddress> owned_;  // sorted
+  std::unique_ptr<Neighbor[]> neighbors_;
+  uint32_t neighbor_count_ = 0;
+  std::vector<std::pair<IpAddress, uint32_t>> neighbor_index_;  // sorted by address
+  Timeouts timeouts_;
+};
+
+}  // namespace sluice::lb
