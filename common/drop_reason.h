@@ -31,6 +31,7 @@ enum class DropReason : uint8_t {
   kNeighborUnresolved,   // the next hop's MAC is not known yet (resolution was asked for)
   kNatPortsExhausted,    // no free full-NAT source port for the new flow
   kNoFlow,               // a reply to a full-NAT address that matches no flow
+  kTunnelTooBig,         // the encapsulated packet would exceed the egress MTU
   kCount,
 };
 
@@ -58,6 +59,7 @@ inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames
     "neighbor_unresolved",
     "nat_ports_exhausted",
     "no_flow",
+    "tunnel_too_big",
 };
 
 // kCount names "no drop".

@@ -1,5 +1,5 @@
-// IPv4 and IPv6 addresses and prefixes in one type. IPv4 is held IPv4-mapped (::ffff:a.b.c.d),
-// so flow keys, tables and comparisons need no per-family variants.
+// IPv4 and IPv6 addresses and prefixes in one type (and MAC addresses beside them). IPv4 is held
+// IPv4-mapped (::ffff:a.b.c.d), so flow keys, tables and comparisons need no per-family variants.
 #pragma once
 
 #include <arpa/inet.h>
@@ -14,6 +14,8 @@
 namespace sluice {
 
 enum : uint8_t { kFamilyNone = 0, kFamilyV4 = 4, kFamilyV6 = 6 };
+
+using MacAddress = std::array<uint8_t, 6>;
 
 struct IpAddress {
   using Bytes = std::array<uint8_t, 16>;

@@ -13,8 +13,6 @@
 
 namespace sluice::lb {
 
-using MacAddress = std::array<uint8_t, 6>;
-
 inline constexpr uint8_t kIcmpEchoRequest = 8, kIcmpEchoReply = 0;
 inline constexpr uint8_t kIcmp6EchoRequest = 128, kIcmp6EchoReply = 129;
 inline constexpr uint8_t kNdSolicit = 135, kNdAdvert = 136;
@@ -155,8 +153,10 @@ inline void make_neighbor_advert(uint8_t* frame, const PacketMeta& m, const IpAd
 }
 
 // Reads an ICMPv6 neighbour advertisement: the target and its link-layer address option.
-inline std::optional<std::pair<IpAddress, MacAddress>> read_neighbor_advert(const uint8_t* frame, const PacketMeta& m) {
-  if (m.key.proto != kProtoIcmp6 || m.icmp_type != kNdAdvert || m.icmp_code != 0 || m.fragment) return std::nullopt;
+inline std::optional<std::pair<IpAddress, MacAddress>> read_neighbor_advert(const uint8_t* frame,
+                                                                            const PacketMeta& m) {
+  if (m.key.proto != kProtoIcmp6 || m.icmp_type != kNdAdvert || m.icmp_code != 0 || m.fragment)
+    return std::nullopt;
   const uint8_t* ip = frame + m.l3_offset;
   const uint32_t icmp_len = m.l3_length - (m.l4_offset - m.l3_offset);
   if (ip[7] != 255 || icmp_len < 24) return std::nullopt;
@@ -177,7 +177,8 @@ inline std::optional<std::pair<IpAddress, MacAddress>> read_neighbor_advert(cons
 inline constexpr uint32_t kArpRequestSize = 60;  // padded to the Ethernet minimum
 inline constexpr uint32_t kNeighborSolicitSize = 14 + 40 + 32;
 
-// Writes a broadcast ARP request "who has `target`, tell `ours`" into `frame` (kArpRequestSize bytes).
+// Writes a broadcast ARP request "who has `target`, tell `ours`" into `frame` (kArpRequestSize
+// bytes).
 inline void make_arp_request(uint8_t* frame, const MacAddress& our_mac, const IpAddress& ours,
                              const IpAddress& target) {
   std::memset(frame, 0, kArpRequestSize);
@@ -200,7 +201,8 @@ inline void make_arp_request(uint8_t* frame, const MacAddress& our_mac, const Ip
 inline void make_neighbor_solicit(uint8_t* frame, const MacAddress& our_mac, const IpAddress& ours,
                                   const IpAddress& target) {
   std::memset(frame, 0, kNeighborSolicitSize);
-  const uint8_t group_mac[6] = {0x33, 0x33, 0xff, target.bytes[13], target.bytes[14], target.bytes[15]};
+  const uint8_t group_mac[6] = {
+      0x33, 0x33, 0xff, target.bytes[13], target.bytes[14], target.bytes[15]};
   std::memcpy(frame, group_mac, 6);
   std::memcpy(frame + 6, our_mac.data(), 6);
   checksum::store(frame + 12, 0x86dd);
@@ -210,7 +212,21 @@ inline void make_neighbor_solicit(uint8_t* frame, const MacAddress& our_mac, con
   ip[6] = kProtoIcmp6;
   ip[7] = 255;
   std::memcpy(ip + 8, ours.bytes.data(), 16);
-  const uint8_t group[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, target.bytes[13], target.bytes[14],
+  const uint8_t group[16] = {0xff,
+                             0x02,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             0,
+                             1,
+                             0xff,
+                             target.bytes[13],
+                             target.bytes[14],
                              target.bytes[15]};
   std::memcpy(ip + 24, group, 16);
   uint8_t* icmp = ip + 40;

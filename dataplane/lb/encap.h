@@ -32,8 +32,6 @@
 
 namespace sluice::lb {
 
-using MacAddress = std::array<uint8_t, 6>;
-
 inline constexpr uint8_t kTunnelTtl = 64;  // outer TTL / hop limit
 inline constexpr uint16_t kEtherTypeIpv4 = 0x0800, kEtherTypeIpv6 = 0x86dd;
 

@@ -46,7 +46,10 @@ struct LbConfig {
   uint32_t new_flows_per_second = 0;    // per worker; beyond it flows go stateless (0: no limit)
   Timeouts timeouts;
   std::vector<IpAddress> nat_addresses;  // full-NAT source addresses
-  std::string exception_interface;       // TAP interface for traffic that is not for a VIP
+  // Bases of tunnel outer sources, one per family: the low 16 (IPv4) or 64 (IPv6) bits vary per
+  // flow, so the appliance must own that /16 or /64. Without one, a port's own address is used.
+  std::vector<IpAddress> tunnel_sources;
+  std::string exception_interface;  // TAP interface for traffic that is not for a VIP
   std::vector<ServiceConfig> services;
 };
 

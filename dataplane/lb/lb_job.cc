@@ -3,6 +3,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 
+#include "encap.h"
 #include "rewrite.h"
 
 namespace sluice::lb {
@@ -47,7 +48,8 @@ void record_state(FlowTable& flows, FlowEntry* e, const PacketMeta& meta, uint32
 
 }  // namespace
 
-LbJob::LbJob(LbRuntime& runtime, const std::vector<dataplane::EgressQueue>& egress, const LbJobOptions& options)
+LbJob::LbJob(LbRuntime& runtime, const std::vector<dataplane::EgressQueue>& egress,
+             const LbJobOptions& options)
     : rt_(runtime),
       egress_(egress),
       options_(options),
@@ -215,7 +217,8 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     const PacketMeta& meta = meta_[lb_idx_[k]];
     const ServiceRuntime& s = rt_.services()[service_of_[lb_idx_[k]]];
     table_hash[k] = flow_hash(meta.key, kFlowHashSeed);
-    lookup_hash[k] = s.hash_source_port ? table_hash[k] : flow_hash_no_src_port(meta.key, kFlowHashSeed);
+    lookup_hash[k] =
+        s.hash_source_port ? table_hash[k] : flow_hash_no_src_port(meta.key, kFlowHashSeed);
     if (meta.key.proto == kProtoUdp && !s.track_udp_flows) continue;
     keys[tracked] = &meta.key;
     found[tracked] = nullptr;
@@ -234,7 +237,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     if (e == nullptr || e->service != service_of_[i] || e->backend >= s.backends.size()) continue;
     record_state(flows_, e, meta_[i], now_ms_);
     if (e->peer != kNoPeer) flows_.touch(flows_.at(e->peer), now_ms_);
-    send_to_backend(s, service_of_[i], e->backend, burst_[i], meta_[i], e, c);
+    send_to_backend(s, service_of_[i], e->backend, burst_[i], meta_[i], lookup_hash[k], e, c);
     done[k] = true;
   }
 
@@ -251,7 +254,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     if (stateful) {
       if (FlowEntry* e = flows_.lookup(meta.key, table_hash[k], now_ms_)) {
         record_state(flows_, e, meta, now_ms_);
-        send_to_backend(s, si, e->backend, m, meta, e, c);
+        send_to_backend(s, si, e->backend, m, meta, lookup_hash[k], e, c);
         continue;
       }
     }
@@ -266,7 +269,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     if (s.mode != ForwardingMode::kNat && (!stateful || full || !admit_new_flow())) {
       // Stateless: Maglev alone keeps the flow on its backend while the backend set is stable.
       core_.stateless_flows.inc();
-      send_to_backend(s, si, backend, m, meta, nullptr, c);
+      send_to_backend(s, si, backend, m, meta, lookup_hash[k], nullptr, c);
       continue;
     }
     if (s.mode != ForwardingMode::kNat) {
@@ -274,7 +277,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
       e->service = si;
       e->backend = backend;
       record_state(flows_, e, meta, now_ms_);
-      send_to_backend(s, si, backend, m, meta, e, c);
+      send_to_backend(s, si, backend, m, meta, lookup_hash[k], e, c);
       continue;
     }
     // Full-NAT: the reply's key (backend -> our address and port) must be free; try a few ports
@@ -289,7 +292,8 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     uint32_t reply_hash = 0;
     bool free_port = false;
     for (unsigned attempt = 0; attempt < kNatPortAttempts && !free_port; ++attempt) {
-      reply.dst_port = static_cast<uint16_t>(nat_port_base_ + (table_hash[k] + attempt * 7919u) % nat_port_count_);
+      reply.dst_port = static_cast<uint16_t>(nat_port_base_ +
+                                             (table_hash[k] + attempt * 7919u) % nat_port_count_);
       reply_hash = flow_hash(reply, kFlowHashSeed);
       free_port = flows_.lookup(reply, reply_hash, now_ms_) == nullptr;
     }
@@ -308,12 +312,13 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     record_state(flows_, e, meta, now_ms_);
     pair.second->state = e->state;
     flows_.touch(pair.second, now_ms_);
-    send_to_backend(s, si, backend, m, meta, e, c);
+    send_to_backend(s, si, backend, m, meta, lookup_hash[k], e, c);
   }
 }
 
-void LbJob::send_to_backend(const ServiceRuntime& s, uint16_t si, uint16_t bi, rte_mbuf* m, const PacketMeta& meta,
-                            const FlowEntry* e, WorkerCounters& c) {
+void LbJob::send_to_backend(const ServiceRuntime& s, uint16_t si, uint16_t bi, rte_mbuf* m,
+                            const PacketMeta& meta, uint32_t hash, const FlowEntry* e,
+                            WorkerCounters& c) {
   const BackendRuntime& b = s.backends[bi];
   Neighbor& nb = rt_.neighbor(b.neighbor);
   const LbPort& out = rt_.ports()[nb.port_index];
@@ -329,11 +334,33 @@ void LbJob::send_to_backend(const ServiceRuntime& s, uint16_t si, uint16_t bi, r
   bc.packets.inc();
   bc.bytes.add(m->pkt_len);
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-  if (s.mode == ForwardingMode::kNat) {
-    rewrite_addresses_and_ports(frame, meta, rt_.nat_addresses()[e->nat_addr], e->nat_port, b.address,
-                                b.port ? b.port : meta.key.dst_port);
+  switch (s.mode) {
+    case ForwardingMode::kNat:
+      rewrite_addresses_and_ports(frame, meta, rt_.nat_addresses()[e->nat_addr], e->nat_port,
+                                  b.address, b.port ? b.port : meta.key.dst_port);
+      set_macs(frame, out.mac.data(), next_hop.data());
+      break;
+    case ForwardingMode::kDsr:
+      set_macs(frame, out.mac.data(), next_hop.data());
+      break;
+    case ForwardingMode::kTunnel: {
+      TunnelParams tunnel{out.mac,   next_hop, {},
+                          b.address, hash,     egress_[nb.port_index].max_frame - 4};
+      const bool v4 = b.address.is_v4();
+      if (const IpAddress* base = rt_.tunnel_source_base(v4)) {
+        tunnel.src = tunnel_source(*base, hash, v4 ? kFamilyV4 : kFamilyV6);
+      } else {
+        tunnel.src = *own_address_towards(out, b.address);
+      }
+      const bool ok = s.tunnel == TunnelType::kGue ? encap_gue(m, meta, tunnel, s.gue_port)
+                                                   : encap_ipip(m, meta, tunnel);
+      if (!ok) {
+        drop(m, c.ports[out.id], DropReason::kTunnelTooBig);
+        return;
+      }
+      break;
+    }
   }
-  set_macs(frame, out.mac.data(), next_hop.data());
   stage(nb.port_index, m);
 }
 
@@ -361,7 +388,8 @@ void LbJob::forward_replies(WorkerCounters& c) {
     flows_.touch(r, now_ms_);
     const LbPort& out = rt_.ports()[fwd->client_port];
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-    rewrite_addresses_and_ports(frame, meta, fwd->key.dst, fwd->key.dst_port, fwd->key.src, fwd->key.src_port);
+    rewrite_addresses_and_ports(frame, meta, fwd->key.dst, fwd->key.dst_port, fwd->key.src,
+                                fwd->key.src_port);
     set_macs(frame, out.mac.data(), fwd->client_mac);
     core_.nat_replies.inc();
     stage(fwd->client_port, m);
@@ -372,7 +400,8 @@ void LbJob::request_neighbor(Neighbor& nb, rte_mempool* pool) {
   uint32_t last = nb.last_request_ms.load(std::memory_order_relaxed);
   if (last != 0 && now_ms_ - last < kNeighborRequestIntervalMs) return;
   // One core asks; the others see the new time.
-  if (!nb.last_request_ms.compare_exchange_strong(last, now_ms_ | 1, std::memory_order_relaxed)) return;
+  if (!nb.last_request_ms.compare_exchange_strong(last, now_ms_ | 1, std::memory_order_relaxed))
+    return;
   const LbPort& port = rt_.ports()[nb.port_index];
   const IpAddress* ours = own_address_towards(port, nb.address);
   if (ours == nullptr) return;

@@ -21,14 +21,15 @@ struct TrafficCounters {
 };
 
 struct LbCoreCounters {
-  Counter stateless_flows;  // new flows forwarded by Maglev alone (flood, table full, stateless UDP)
+  Counter
+      stateless_flows;  // new flows forwarded by Maglev alone (flood, table full, stateless UDP)
   Counter arp_replies, nd_adverts, echo_replies, neighbor_requests;
   Counter nat_replies;  // backend-to-client packets translated back
 };
 
 struct LbJobOptions {
-  uint16_t queue = 0;          // the rx and tx queue this worker owns on every port
-  uint16_t worker_index = 0;   // which slice of the full-NAT source ports is this core's
+  uint16_t queue = 0;         // the rx and tx queue this worker owns on every port
+  uint16_t worker_index = 0;  // which slice of the full-NAT source ports is this core's
   uint16_t worker_count = 1;
   uint32_t flow_table_size = 1u << 20;
   uint32_t new_flows_per_second = 0;  // 0: no limit
@@ -36,12 +37,14 @@ struct LbJobOptions {
 
 class LbJob {
  public:
-  LbJob(LbRuntime& runtime, const std::vector<dataplane::EgressQueue>& egress, const LbJobOptions& options);
+  LbJob(LbRuntime& runtime, const std::vector<dataplane::EgressQueue>& egress,
+        const LbJobOptions& options);
 
   uint32_t poll(dataplane::WorkerCounters& counters);
 
   // Processes one received burst from port `port_index` (into LbRuntime::ports()).
-  void process(uint16_t port_index, rte_mbuf** pkts, uint16_t n, dataplane::WorkerCounters& counters);
+  void process(uint16_t port_index, rte_mbuf** pkts, uint16_t n,
+               dataplane::WorkerCounters& counters);
 
   const FlowTable& flows() const { return flows_; }
   const std::vector<TrafficCounters>& service_counters() const { return service_counters_; }
@@ -56,18 +59,22 @@ class LbJob {
     uint16_t n = 0;
   };
 
-  void stage(uint16_t port_index, rte_mbuf* m) { staged_[port_index].pkts[staged_[port_index].n++] = m; }
+  void stage(uint16_t port_index, rte_mbuf* m) {
+    staged_[port_index].pkts[staged_[port_index].n++] = m;
+  }
   void flush(dataplane::WorkerCounters& counters);
   void drop(rte_mbuf* m, dataplane::PortCounters& c, DropReason reason);
 
-  void handle_arp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta, dataplane::WorkerCounters& c);
+  void handle_arp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta,
+                  dataplane::WorkerCounters& c);
   bool handle_icmp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta);
   void forward_services(uint16_t port_index, dataplane::WorkerCounters& c);
   void forward_replies(dataplane::WorkerCounters& c);
   // Rewrites for the service's mode and stages `m` towards backend `backend`; `flow` carries the
   // full-NAT source (may be null for other modes).
   void send_to_backend(const ServiceRuntime& s, uint16_t service, uint16_t backend, rte_mbuf* m,
-                       const PacketMeta& meta, const FlowEntry* flow, dataplane::WorkerCounters& c);
+                       const PacketMeta& meta, uint32_t hash, const FlowEntry* flow,
+                       dataplane::WorkerCounters& c);
   void request_neighbor(Neighbor& n, rte_mempool* pool);
   bool admit_new_flow();
 

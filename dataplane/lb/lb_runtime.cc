@@ -16,15 +16,18 @@ std::vector<ServiceTable::Key> service_keys(const LbConfig& config) {
 
 uint64_t backend_key(const BackendConfig& b) {
   // Maglev needs a stable identity per backend: its address and port.
-  uint64_t h = std::hash<std::string_view>{}(
-      std::string_view(reinterpret_cast<const char*>(b.address.bytes.data()), b.address.bytes.size()));
+  uint64_t h = std::hash<std::string_view>{}(std::string_view(
+      reinterpret_cast<const char*>(b.address.bytes.data()), b.address.bytes.size()));
   return h ^ (uint64_t{b.port} * 0x9e3779b97f4a7c15ull);
 }
 
 }  // namespace
 
 LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports)
-    : table_(service_keys(config)), ports_(std::move(ports)), nat_addresses_(config.nat_addresses),
+    : table_(service_keys(config)),
+      ports_(std::move(ports)),
+      nat_addresses_(config.nat_addresses),
+      tunnel_sources_(config.tunnel_sources),
       timeouts_(config.timeouts) {
   // Next hops: one neighbour per distinct backend address.
   std::vector<std::pair<IpAddress, uint16_t>> hops;
@@ -40,8 +43,9 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports)
         }
       }
     }
-    throw dataplane::ConfigError(where + ": " + format_ip_address(a) +
-                                 " is on none of the ports' links (give a port an address on its subnet)");
+    throw dataplane::ConfigError(
+        where + ": " + format_ip_address(a) +
+        " is on none of the ports' links (give a port an address on its subnet)");
   };
 
   for (size_t si = 0; si < config.services.size(); ++si) {
@@ -54,14 +58,16 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports)
     std::vector<MaglevBackend> maglev_backends;
     for (size_t bi = 0; bi < sc.backends.size(); ++bi) {
       const BackendConfig& b = sc.backends[bi];
-      const std::string where = "services[" + std::to_string(si) + "].backends[" + std::to_string(bi) + "]";
+      const std::string where =
+          "services[" + std::to_string(si) + "].backends[" + std::to_string(bi) + "]";
       backends.push_back({b.address, b.port, b.weight, hop_of(b.address, where)});
       maglev_backends.push_back({backend_key(b), b.weight});
     }
     try {
-      services_.push_back({sc.name, sc.vip, sc.protocol, sc.port, sc.mode, sc.tunnel, sc.gue_port, sc.hash_source_port,
-                           sc.track_udp_flows, nat_address,
-                           MaglevTable::build(maglev_backends, config.maglev_table_size), std::move(backends)});
+      services_.push_back({sc.name, sc.vip, sc.protocol, sc.port, sc.mode, sc.tunnel, sc.gue_port,
+                           sc.hash_source_port, sc.track_udp_flows, nat_address,
+                           MaglevTable::build(maglev_backends, config.maglev_table_size),
+                           std::move(backends)});
     } catch (const std::invalid_argument& e) {
       throw dataplane::ConfigError("services[" + std::to_string(si) + "]: " + e.what());
     }
@@ -91,7 +97,9 @@ Neighbor* LbRuntime::find_neighbor(const IpAddress& a) {
   return it != neighbor_index_.end() && it->first == a ? &neighbors_[it->second] : nullptr;
 }
 
-bool LbRuntime::owns(const IpAddress& a) const { return std::binary_search(owned_.begin(), owned_.end(), a); }
+bool LbRuntime::owns(const IpAddress& a) const {
+  return std::binary_search(owned_.begin(), owned_.end(), a);
+}
 
 int LbRuntime::nat_address_index(const IpAddress& a) const {
   for (size_t i = 0; i < nat_addresses_.size(); ++i) {

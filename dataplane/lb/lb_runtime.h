@@ -30,7 +30,7 @@ struct Neighbor {
   static constexpr uint64_t kKnown = uint64_t{1} << 48;
 
   IpAddress address;
-  uint16_t port_index = 0;  // into LbRuntime::ports
+  uint16_t port_index = 0;       // into LbRuntime::ports
   std::atomic<uint64_t> mac{0};  // the MAC in the low 48 bits, kKnown once learned
   std::atomic<uint32_t> last_request_ms{0};
 
@@ -65,7 +65,7 @@ struct ServiceRuntime {
   bool hash_source_port = true;
   bool track_udp_flows = true;
   int nat_address = -1;  // index into LbRuntime::nat_addresses, for full-NAT
-  MaglevTable maglev;  // entries index `backends`
+  MaglevTable maglev;    // entries index `backends`
   std::vector<BackendRuntime> backends;
 };
 
@@ -80,6 +80,13 @@ class LbRuntime {
   const std::vector<ServiceRuntime>& services() const { return services_; }
   const std::vector<LbPort>& ports() const { return ports_; }
   const std::vector<IpAddress>& nat_addresses() const { return nat_addresses_; }
+  // The configured base for tunnel outer sources of this family, or nullptr.
+  const IpAddress* tunnel_source_base(bool v4) const {
+    for (const auto& a : tunnel_sources_) {
+      if (a.is_v4() == v4) return &a;
+    }
+    return nullptr;
+  }
   const Timeouts& timeouts() const { return timeouts_; }
 
   Neighbor& neighbor(uint32_t i) { return neighbors_[i]; }
@@ -99,6 +106,7 @@ class LbRuntime {
   std::vector<ServiceRuntime> services_;
   std::vector<LbPort> ports_;
   std::vector<IpAddress> nat_addresses_;
+  std::vector<IpAddress> tunnel_sources_;
   std::vector<IpAddress> owned_;  // sorted
   std::unique_ptr<Neighbor[]> neighbors_;
   uint32_t neighbor_count_ = 0;
