@@ -97,7 +97,8 @@ void LbJob::flush(WorkerCounters& counters) {
 }
 
 void LbJob::process(uint16_t pi, rte_mbuf** pkts, uint16_t n, WorkerCounters& c) {
-  PortCounters& in = c.ports[rt_.ports()[pi].id];
+  rx_port_id_ = rt_.ports()[pi].id;
+  PortCounters& in = c.ports[rx_port_id_];
   parse_burst(pkts, n, meta_);
   lb_n_ = reply_n_ = 0;
   uint64_t bytes = 0;
@@ -379,7 +380,7 @@ void LbJob::forward_replies(WorkerCounters& c) {
     const PacketMeta& meta = meta_[i];
     FlowEntry* r = found[k];
     if (r == nullptr || r->peer == kNoPeer) {
-      drop(m, c.ports[m->port], DropReason::kNoFlow);
+      drop(m, c.ports[rx_port_id_], DropReason::kNoFlow);
       continue;
     }
     FlowEntry* fwd = flows_.at(r->peer);
