@@ -6,6 +6,8 @@
 
 #include "config.h"
 #include "dataplane_app.h"
+#include "lb_config.h"
+#include "yaml_field.h"
 
 using namespace sluice::dataplane;
 
@@ -41,8 +43,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    sluice::lb::LbConfig lb_config;
+    const std::vector<ConfigSection> sections = {
+        {"lb", [&](const YamlField& f) { sluice::lb::parse_lb_section(f, lb_config); }},
+        {"services", [&](const YamlField& f) { sluice::lb::parse_services_section(f, lb_config); }},
+    };
     DataplaneConfig config =
-        config_path.empty() ? DataplaneConfig{} : load_config_file(config_path);
+        config_path.empty() ? DataplaneConfig{} : load_config_file(config_path, sections);
     if (!port_args.empty()) {
       config.ports.clear();
       for (const auto& arg : port_args) {
@@ -61,11 +68,12 @@ int main(int argc, char** argv) {
     if (!instance.empty()) config.instance = instance;
     if (stats_interval) config.stats_interval_s = *stats_interval;
     validate_config(config);
+    if (config.job == Job::kLb) sluice::lb::validate_lb_config(lb_config);
     if (check_only) {
       fmt::print("configuration is valid\n");
       return 0;
     }
-    return run_dataplane(config, argv[0]);
+    return run_dataplane(config, lb_config, argv[0]);
   } catch (const ConfigError& e) {
     fmt::print(stderr, "sluice-dataplane: configuration error: {}\n", e.what());
     return 2;

@@ -45,12 +45,15 @@ PortConfig parse_port(const YamlField& f) {
   return port;
 }
 
-DataplaneConfig parse_document(std::string_view yaml_text, std::string_view source) {
+DataplaneConfig parse_document(std::string_view yaml_text, std::string_view source,
+                               const std::vector<ConfigSection>& sections) {
   const YamlField root = YamlField::document(yaml_text, source);
   DataplaneConfig config;
   if (!root.present()) return config;
-  root.expect_map(
-      {"instance", "cores", "hugepages", "memory_mb", "mbufs", "ports", "job", "stats_interval_s"});
+  std::vector<std::string_view> known = {"instance", "cores", "hugepages", "memory_mb",
+                                         "mbufs",    "ports", "job",       "stats_interval_s"};
+  for (const auto& section : sections) known.push_back(section.name);
+  root.expect_map(known);
   if (auto f = root.child("instance"); f.present()) config.instance = f.str();
   if (auto f = root.child("cores"); f.present()) {
     f.expect_map({"main", "workers"});
@@ -67,9 +70,13 @@ DataplaneConfig parse_document(std::string_view yaml_text, std::string_view sour
     config.mbufs = static_cast<unsigned>(f.uint(1024, 1u << 26));
   if (auto f = root.child("stats_interval_s"); f.present())
     config.stats_interval_s = static_cast<unsigned>(f.uint(0, 86400));
-  if (auto f = root.child("job"); f.present()) config.job = static_cast<Job>(f.choice({"wire"}));
+  if (auto f = root.child("job"); f.present())
+    config.job = static_cast<Job>(f.choice({"wire", "lb"}));
   if (auto f = root.child("ports"); f.present()) {
     for (const auto& item : f.items()) config.ports.push_back(parse_port(item));
+  }
+  for (const auto& section : sections) {
+    if (auto f = root.child(section.name); f.present()) section.parse(f);
   }
   return config;
 }
@@ -111,9 +118,10 @@ HugepageMode parse_hugepage_mode(std::string_view text) {
   throw ConfigError("'" + std::string(text) + "' is not one of auto, on, off");
 }
 
-DataplaneConfig parse_config(std::string_view yaml_text, std::string_view source) {
+DataplaneConfig parse_config(std::string_view yaml_text, std::string_view source,
+                             const std::vector<ConfigSection>& sections) {
   try {
-    return parse_document(yaml_text, source);
+    return parse_document(yaml_text, source, sections);
   } catch (const YAML::Exception& e) {
     // Anything the checks above did not anticipate still gets a position, never an abort.
     std::ostringstream out;
@@ -122,12 +130,13 @@ DataplaneConfig parse_config(std::string_view yaml_text, std::string_view source
   }
 }
 
-DataplaneConfig load_config_file(const std::string& path) {
+DataplaneConfig load_config_file(const std::string& path,
+                                 const std::vector<ConfigSection>& sections) {
   std::ifstream in(path);
   if (!in) throw ConfigError(path + ": cannot open");
   std::stringstream text;
   text << in.rdbuf();
-  return parse_config(text.str(), path);
+  return parse_config(text.str(), path, sections);
 }
 
 void validate_config(const DataplaneConfig& config) {
@@ -154,6 +163,8 @@ void validate_config(const DataplaneConfig& config) {
     if (!devices.insert(p.device).second)
       throw ConfigError(key + ".device: '" + p.device + "' is used by another port");
   }
+  if (config.job == Job::kLb && config.ports.empty())
+    throw ConfigError("ports: the lb job needs at least one port");
   if (config.job == Job::kWire && config.ports.size() != 2) {
     throw ConfigError("ports: the wire job needs exactly two ports, got " +
                       std::to_string(config.ports.size()));

@@ -2,9 +2,11 @@
 // files, the line, so that an operator can fix the file without reading code.
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config_types.h"
 
@@ -15,10 +17,20 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Parses a YAML document. `source` names it in error messages (usually the file path).
-DataplaneConfig parse_config(std::string_view yaml_text, std::string_view source);
+class YamlField;
 
-DataplaneConfig load_config_file(const std::string& path);
+// A top-level section that a job reads itself (the balancer's "lb" and "services").
+struct ConfigSection {
+  std::string name;
+  std::function<void(const YamlField&)> parse;
+};
+
+// Parses a YAML document. `source` names it in error messages (usually the file path).
+DataplaneConfig parse_config(std::string_view yaml_text, std::string_view source,
+                             const std::vector<ConfigSection>& sections = {});
+
+DataplaneConfig load_config_file(const std::string& path,
+                                 const std::vector<ConfigSection>& sections = {});
 
 // Checks the whole configuration (after command-line overrides); throws ConfigError.
 void validate_config(const DataplaneConfig& config);

@@ -28,7 +28,7 @@ struct CoreConfig {
   std::vector<unsigned> workers;  // one pinned polling loop on each
 };
 
-enum class Job { kWire };
+enum class Job { kWire, kLb };
 
 struct DataplaneConfig {
   std::string instance = "sluice";  // EAL file prefix: lets several dataplanes share a host

@@ -23,7 +23,7 @@ void YamlField::fail(const std::string& message) const {
   throw ConfigError(out.str());
 }
 
-void YamlField::expect_map(std::initializer_list<std::string_view> known) const {
+void YamlField::expect_map(const std::vector<std::string_view>& known) const {
   if (!node_.IsMap()) fail("expected a map");
   for (const auto& item : node_) {
     if (!item.first.IsScalar())

@@ -30,7 +30,10 @@ class YamlField {
   [[noreturn]] void fail(const std::string& message) const;
 
   // Requires a map whose keys are all in `known`.
-  void expect_map(std::initializer_list<std::string_view> known) const;
+  void expect_map(std::initializer_list<std::string_view> known) const {
+    expect_map(std::vector<std::string_view>(known));
+  }
+  void expect_map(const std::vector<std::string_view>& known) const;
   YamlField child(std::string_view name) const;
   YamlField required(std::string_view name) const;  // a child that must be present
 

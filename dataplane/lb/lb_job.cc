@@ -79,6 +79,7 @@ uint32_t LbJob::poll(WorkerCounters& counters) {
     received += n;
   }
   flows_.expire_some(now_ms_, kExpireBucketsPerPass);
+  core_.active_flows.set(flows_.active());
   return received;
 }
 

@@ -24,7 +24,8 @@ struct LbCoreCounters {
   Counter
       stateless_flows;  // new flows forwarded by Maglev alone (flood, table full, stateless UDP)
   Counter arp_replies, nd_adverts, echo_replies, neighbor_requests;
-  Counter nat_replies;  // backend-to-client packets translated back
+  Counter nat_replies;   // backend-to-client packets translated back
+  Counter active_flows;  // entries in this core's flow table (a full-NAT flow has two)
 };
 
 struct LbJobOptions {

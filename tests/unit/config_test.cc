@@ -114,7 +114,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"backwards_core_range", "cores: {workers: 3-1}\n", "runs backwards"},
         ErrorCase{"bad_hugepages", "hugepages: maybe\n",
                   "test.yaml:1: hugepages: 'maybe' is not one of auto, on, off"},
-        ErrorCase{"unknown_job", "job: router\n", "test.yaml:1: job: 'router' is not one of wire"},
+        ErrorCase{"unknown_job", "job: router\n", "test.yaml:1: job: 'router' is not one of wire, lb"},
         ErrorCase{"no_workers", kPorts, "cores.workers: at least one worker core is required"},
         ErrorCase{"worker_is_main", "cores: {main: 1, workers: [1]}\n" + kPorts,
                   "core 1 is also cores.main"},

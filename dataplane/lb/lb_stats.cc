@@ -1,0 +1,66 @@
+#include "lb_stats.h"
+
+#include <fmt/format.h>
+
+namespace sluice::lb {
+namespace {
+
+struct Totals {
+  uint64_t packets = 0, bytes = 0, new_flows = 0;
+  void add(const TrafficCounters& c) {
+    packets += c.packets.get();
+    bytes += c.bytes.get();
+    new_flows += c.new_flows.get();
+  }
+};
+
+const char* mode_name(ForwardingMode m) {
+  switch (m) {
+    case ForwardingMode::kNat:
+      return "nat";
+    case ForwardingMode::kDsr:
+      return "dsr";
+    case ForwardingMode::kTunnel:
+      return "tunnel";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void print_lb_stats(std::FILE* out, const LbRuntime& rt, std::span<const LbJob* const> jobs) {
+  fmt::print(out, "{:<16} {:<28} {:<7} {:>14} {:>16} {:>12}\n", "service", "vip", "mode", "packets",
+             "bytes", "new_flows");
+  for (uint16_t si = 0; si < rt.services().size(); ++si) {
+    const ServiceRuntime& s = rt.services()[si];
+    Totals t;
+    for (const LbJob* j : jobs) t.add(j->service_counters()[si]);
+    const std::string vip =
+        fmt::format("{} {}/{}", format_ip_address(s.vip), s.protocol == kProtoTcp ? "tcp" : "udp",
+                    s.port == 0 ? std::string("*") : std::to_string(s.port));
+    fmt::print(out, "{:<16} {:<28} {:<7} {:>14} {:>16} {:>12}\n", s.name, vip, mode_name(s.mode),
+               t.packets, t.bytes, t.new_flows);
+    for (uint16_t bi = 0; bi < s.backends.size(); ++bi) {
+      Totals b;
+      for (const LbJob* j : jobs) b.add(j->backend_counters()[j->backend_offset(si) + bi]);
+      const BackendRuntime& backend = s.backends[bi];
+      fmt::print(out, "  backend {:<35} {:>14} {:>16} {:>12}  weight {}\n",
+                 format_ip_address(backend.address) +
+                     (backend.port ? ":" + std::to_string(backend.port) : ""),
+                 b.packets, b.bytes, b.new_flows, backend.weight);
+    }
+  }
+  fmt::print(out, "{:<12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12}\n", "lb core",
+             "active_flows", "stateless", "arp_reply", "nd_advert", "echo", "nb_request",
+             "nat_replies");
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const LbCoreCounters& c = jobs[i]->core_counters();
+    fmt::print(out, "{:<12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12}\n",
+               fmt::format("worker {}", i), c.active_flows.get(), c.stateless_flows.get(),
+               c.arp_replies.get(), c.nd_adverts.get(), c.echo_replies.get(),
+               c.neighbor_requests.get(), c.nat_replies.get());
+  }
+  std::fflush(out);
+}
+
+}  // namespace sluice::lb
