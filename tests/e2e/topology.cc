@@ -391,7 +391,7 @@ std::optional<std::string> Topology::unavailable_reason() {
   return std::nullopt;
 }
 
-Topology::Topology(int backends) : backends_(backends) {
+Topology::Topology(int backends, Layout layout) : backends_(backends) {
   static int runs_created = 0;
   install_cleanup_once();
   if (runs_created == 0) {
@@ -405,7 +405,9 @@ Topology::Topology(int backends) : backends_(backends) {
   }
   run_id_ = std::to_string(getpid()) + "x" + std::to_string(runs_created++);
   slot_ = register_run(run_id_);
-  CommandResult r = run_command({kScript, "create", run_id_, std::to_string(backends)}, 60s);
+  const std::string layout_name = layout == Layout::kLan ? "lan" : "wire";
+  CommandResult r =
+      run_command({kScript, "create", run_id_, std::to_string(backends), layout_name}, 60s);
   if (r.exit_code != 0) {
     run_command({kScript, "destroy", run_id_}, 60s);
     unregister_run(slot_);
@@ -531,31 +533,38 @@ http {
 }
 
 Process Topology::start_dataplane(const DataplaneOptions& options) {
+  const std::string instance = env("DPDK_INSTANCE") + "-dp" + std::to_string(dataplanes_started_++);
+  return launch_dataplane(
+      {"-p", "client=net_af_packet0,iface=" + lb_client_if(), "-p",
+       "backend=net_af_packet1,iface=" + lb_backend_if(0), "--hugepages", "off"},
+      instance, "sluice-dataplane: wire", options);
+}
+
+Process Topology::start_dataplane_config(const std::string& yaml, const std::string& start_line,
+                                         const DataplaneOptions& options) {
+  const std::string instance = env("DPDK_INSTANCE") + "-dp" + std::to_string(dataplanes_started_++);
+  const std::filesystem::path path = run_dir() / (instance + ".yaml");
+  std::ofstream(path) << yaml;
+  return launch_dataplane({"--config", path.string()}, instance, start_line, options);
+}
+
+Process Topology::launch_dataplane(std::vector<std::string> args, const std::string& instance,
+                                   const std::string& start_line, const DataplaneOptions& options) {
   const std::vector<unsigned> cpus = allowed_cpus();
   if (cpus.size() < 2 && (!options.main_core || !options.worker_core)) {
     throw std::runtime_error("sluice-dataplane needs two CPUs (main and worker)");
   }
   const unsigned main_core = options.main_core.value_or(cpus[0]);
   const unsigned worker_core = options.worker_core.value_or(cpus[1]);
-  const std::string instance = env("DPDK_INSTANCE") + "-dp" + std::to_string(dataplanes_started_++);
   const char* binary = std::getenv("SLUICE_DATAPLANE");
-  std::vector<std::string> argv{
-      binary != nullptr && *binary != '\0' ? binary : SLUICE_DATAPLANE_PATH,
-      "-p",
-      "client=net_af_packet0,iface=" + lb_client_if(),
-      "-p",
-      "backend=net_af_packet1,iface=" + lb_backend_if(0),
-      "--hugepages",
-      "off",
-      "--instance",
-      instance,
-      "--main-core",
-      std::to_string(main_core),
-      "--workers",
-      std::to_string(worker_core)};
+  std::vector<std::string> argv{binary != nullptr && *binary != '\0' ? binary
+                                                                     : SLUICE_DATAPLANE_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--instance", instance, "--main-core", std::to_string(main_core),
+                           "--workers", std::to_string(worker_core)});
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   Process dp = spawn_in(lb_ns(), argv, instance);
-  if (!dp.wait_for_output("sluice-dataplane: wire", options.start_timeout)) {
+  if (!dp.wait_for_output(start_line, options.start_timeout)) {
     const bool exited = !dp.running();
     dp.stop(SIGKILL, 5s);
     throw std::runtime_error(std::string("sluice-dataplane ") +

@@ -87,9 +87,13 @@ class Topology {
   // two CPUs for a dataplane), or nullopt when they can.
   static std::optional<std::string> unavailable_reason();
 
+  // kWire: the client and each backend on their own veth into the lb namespace. kLan: the client,
+  // the backends and lb_lan_if() on one bridge in the lb namespace (a one-arm balancer's link).
+  enum class Layout { kWire, kLan };
+
   // Builds namespaces for a client, the load balancer and `backends` backends. Throws
   // std::runtime_error on failure, having removed whatever was built.
-  explicit Topology(int backends = 1);
+  explicit Topology(int backends = 1, Layout layout = Layout::kWire);
   ~Topology();
   Topology(const Topology&) = delete;
   Topology& operator=(const Topology&) = delete;
@@ -106,6 +110,7 @@ class Topology {
   const std::string& client_ip() const { return env("CLIENT_IP"); }
   const std::string& client_ip6() const { return env("CLIENT_IP6"); }
   const std::string& lb_client_if() const { return env("LB_CLIENT_IF"); }
+  const std::string& lb_lan_if() const { return env("LB_LAN_IF"); }
   const std::string& backend_ns(int i) const;
   const std::string& backend_ip(int i) const;
   const std::string& backend_ip6(int i) const;
@@ -130,7 +135,15 @@ class Topology {
   // --instance. Returns once it has printed its start line; throws with its output otherwise.
   Process start_dataplane(const DataplaneOptions& options = {});
 
+  // sluice-dataplane in the lb namespace with a configuration file made of `yaml` (which must not
+  // set instance or cores: they are added), waiting for the line starting with `start_line`.
+  Process start_dataplane_config(const std::string& yaml, const std::string& start_line,
+                                 const DataplaneOptions& options = {});
+
  private:
+  Process launch_dataplane(std::vector<std::string> args, const std::string& instance,
+                           const std::string& start_line, const DataplaneOptions& options);
+
   std::string run_id_;
   int backends_ = 0;
   std::filesystem::path run_dir_;

@@ -1,0 +1,203 @@
+// sluice-dataplane as a one-arm L4 balancer: a client, the balancer's port and three backends
+// running nginx on one L2 segment (the "lan" layout). Real kernels on both sides: TCP through a
+// full-NAT VIP (IPv4 and IPv6), a bulk stream, DSR with the VIP on the backends' loopback, and
+// UDP request/response.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include "topology.h"
+
+namespace sluice::e2e {
+namespace {
+
+constexpr int kBackends = 3;
+
+// Every service the tests use, on one balancer.
+std::string lb_config() {
+  std::ostringstream y;
+  y << "job: lb\n"
+       "hugepages: off\n"
+       "ports:\n"
+       "  - name: lan\n"
+       "    device: net_af_packet0,iface=lan\n"
+       "    addresses: [10.99.0.2/24, \"fd99::2/64\"]\n"
+       "lb:\n"
+       "  flow_table_size: 65536\n"
+       "  nat_addresses: [10.99.0.2, \"fd99::2\"]\n"
+       "services:\n";
+  auto service = [&](const char* name, const char* vip, const char* proto, int port,
+                     const char* mode, bool v6, int backend_port) {
+    y << "  - {name: " << name << ", vip: \"" << vip << "\", protocol: " << proto
+      << ", port: " << port << ", mode: " << mode << ", backends: [";
+    for (int i = 0; i < kBackends; ++i) {
+      y << (i ? ", " : "") << "{address: \"" << (v6 ? "fd99::" : "10.99.0.") << 10 + i << "\"";
+      if (backend_port) y << ", port: " << backend_port;
+      y << "}";
+    }
+    y << "]}\n";
+  };
+  service("web", "10.99.0.100", "tcp", 80, "nat", false, 0);
+  service("web6", "fd99::100", "tcp", 80, "nat", true, 0);
+  service("direct", "10.99.0.101", "tcp", 80, "dsr", false, 0);
+  service("echo", "10.99.0.102", "udp", 7000, "nat", false, 7007);
+  return y.str();
+}
+
+// A UDP server answering every datagram with "<name> <datagram>".
+std::string udp_echo_command(const std::string& name) {
+  return "exec python3 -c \"import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+         "s.bind(('0.0.0.0', 7007));\nwhile True:\n d, a = s.recvfrom(2048); s.sendto(b'" +
+         name + " ' + d, a)\"";
+}
+
+class LbE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    skip_reason_ = Topology::unavailable_reason();
+    if (skip_reason_) return;
+    try {
+      topology_ = std::make_unique<Topology>(kBackends, Topology::Layout::kLan);
+      for (int i = 0; i < kBackends; ++i) {
+        const std::string ns = topology_->backend_ns(i);
+        servers_.push_back(std::make_unique<Process>(topology_->start_nginx(i)));
+        servers_.push_back(std::make_unique<Process>(
+            topology_->spawn_in(ns, {"sh", "-c", udp_echo_command("backend-" + std::to_string(i))},
+                                "udp-echo-" + std::to_string(i))));
+        // DSR: the backend holds the VIP itself but must not answer ARP for it.
+        CommandResult r = topology_->run_in(
+            ns,
+            "ip addr add 10.99.0.101/32 dev lo && sysctl -qw net.ipv4.conf.all.arp_ignore=1 "
+            "net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.eth0.arp_ignore=1 "
+            "net.ipv4.conf.eth0.arp_announce=2",
+            10s);
+        if (r.exit_code != 0) throw std::runtime_error("DSR set-up failed: " + r.output);
+      }
+      dataplane_ = std::make_unique<Process>(
+          topology_->start_dataplane_config(lb_config(), "sluice-dataplane: lb"));
+    } catch (const std::exception& e) {
+      setup_error_ = e.what();
+    }
+  }
+
+  static void TearDownTestSuite() {
+    if (dataplane_ && dataplane_->running()) {
+      EXPECT_EQ(dataplane_->stop(SIGTERM, 10s), 0) << dataplane_->output();
+    }
+    dataplane_.reset();
+    servers_.clear();
+    topology_.reset();
+  }
+
+  void SetUp() override {
+    if (skip_reason_) GTEST_SKIP() << *skip_reason_;
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+    ASSERT_TRUE(dataplane_->running()) << dataplane_->output();
+  }
+
+  CommandResult client(const std::string& command, std::chrono::milliseconds timeout = 60s) {
+    return topology_->run_in(topology_->client_ns(), command, timeout);
+  }
+
+  // Fetches `url` `n` times, each on a new connection; returns how often each page came back.
+  std::map<std::string, int> fetch_many(const std::string& url, int n) {
+    CommandResult r = client("for i in $(seq " + std::to_string(n) +
+                                 "); do curl -sS --max-time 5 '" + url + "' || echo FAILED; done",
+                             120s);
+    std::map<std::string, int> pages;
+    std::istringstream lines(r.output);
+    for (std::string line; std::getline(lines, line);) pages[line]++;
+    return pages;
+  }
+
+  static inline std::optional<std::string> skip_reason_;
+  static inline std::string setup_error_;
+  static inline std::unique_ptr<Topology> topology_;
+  static inline std::vector<std::unique_ptr<Process>> servers_;
+  static inline std::unique_ptr<Process> dataplane_;
+};
+
+void expect_spread(const std::map<std::string, int>& pages, int total) {
+  int seen = 0;
+  for (int i = 0; i < kBackends; ++i) {
+    const std::string page = "backend-" + std::to_string(i);
+    auto it = pages.find(page);
+    EXPECT_TRUE(it != pages.end() && it->second >= total / 10) << page << " got too few requests";
+    if (it != pages.end()) seen += it->second;
+  }
+  EXPECT_EQ(seen, total) << "every request answered by a backend";
+}
+
+TEST_F(LbE2E, FullNatSpreadsConnectionsOverBackends) {
+  expect_spread(fetch_many("http://10.99.0.100/", 60), 60);
+}
+
+TEST_F(LbE2E, FullNatIpv6) {
+  expect_spread(fetch_many("http://[fd99::100]/", 45), 45);
+}
+
+TEST_F(LbE2E, FullNatCarriesABulkStreamIntact) {
+  // The same 4 MiB of random data on every backend: the download must arrive whole, whichever
+  // answers.
+  const std::filesystem::path source = topology_->run_dir() / "bulk.bin";
+  CommandResult make =
+      run_command({"sh", "-c", "head -c 4194304 /dev/urandom > " + source.string()}, 30s);
+  ASSERT_EQ(make.exit_code, 0) << make.output;
+  for (int i = 0; i < kBackends; ++i) {
+    std::filesystem::copy_file(source, topology_->web_root(i) / "bulk.bin",
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  const std::string download = (topology_->run_dir() / "bulk.download").string();
+  CommandResult r = client("curl -sS --max-time 60 -o " + download +
+                           " -w '%{http_code} %{size_download}' http://10.99.0.100/bulk.bin");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "200 4194304");
+  CommandResult sums = run_command({"sha256sum", source.string(), download}, 30s);
+  std::istringstream lines(sums.output);
+  std::string want, got, rest;
+  std::getline(lines, want);
+  std::getline(lines, got);
+  EXPECT_EQ(want.substr(0, 64), got.substr(0, 64)) << sums.output;
+}
+
+TEST_F(LbE2E, DsrBackendsAnswerTheClientDirectly) {
+  expect_spread(fetch_many("http://10.99.0.101/", 45), 45);
+}
+
+TEST_F(LbE2E, UdpRequestAndResponse) {
+  CommandResult r = client(
+      "python3 -c \"import socket\nfor i in range(30):\n s=socket.socket(socket.AF_INET, "
+      "socket.SOCK_DGRAM); "
+      "s.settimeout(3)\n for attempt in range(3):\n  s.sendto(b'ping%d' % i, ('10.99.0.102', "
+      "7000))\n  try:\n   "
+      "print(s.recv(2048).decode()); break\n  except socket.timeout: pass\n else: "
+      "print('TIMEOUT')\"",
+      120s);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::map<std::string, int> backends;
+  std::istringstream lines(r.output);
+  int answered = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ASSERT_NE(line, "TIMEOUT");
+    const auto space = line.find(' ');
+    backends[line.substr(0, space)]++;
+    EXPECT_EQ(line.substr(space + 1), "ping" + std::to_string(answered));
+    ++answered;
+  }
+  EXPECT_EQ(answered, 30);
+  EXPECT_GE(backends.size(), 2u) << "datagrams from different source ports spread";
+}
+
+TEST_F(LbE2E, PingAndArpOnTheVip) {
+  CommandResult r = client("ping -n -c 3 -i 0.2 -W 2 -w 10 10.99.0.100", 15s);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  CommandResult r6 = client("ping -6 -n -c 3 -i 0.2 -W 2 -w 10 fd99::100", 15s);
+  EXPECT_EQ(r6.exit_code, 0) << r6.output;
+}
+
+}  // namespace
+}  // namespace sluice::e2e
