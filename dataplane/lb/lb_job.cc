@@ -20,6 +20,16 @@ constexpr uint32_t kNeighborRequestIntervalMs = 1000;
 constexpr unsigned kNatPortAttempts = 16;
 constexpr uint16_t kFirstNatPort = 1024;
 
+// CRC32 is linear: keys that differ only in a counting field (clients' ephemeral ports) give
+// structured hashes, which Maglev's table would map unevenly. A finaliser spreads them.
+inline uint32_t mix_hash(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  return h ^ (h >> 16);
+}
+
 FlowTimeouts flow_timeouts(const Timeouts& t) {
   FlowTimeouts f;
   f.tcp_syn_ms = t.tcp_syn_s * 1000;
@@ -219,8 +229,8 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     const PacketMeta& meta = meta_[lb_idx_[k]];
     const ServiceRuntime& s = rt_.services()[service_of_[lb_idx_[k]]];
     table_hash[k] = flow_hash(meta.key, kFlowHashSeed);
-    lookup_hash[k] =
-        s.hash_source_port ? table_hash[k] : flow_hash_no_src_port(meta.key, kFlowHashSeed);
+    lookup_hash[k] = mix_hash(s.hash_source_port ? table_hash[k]
+                                                 : flow_hash_no_src_port(meta.key, kFlowHashSeed));
     if (meta.key.proto == kProtoUdp && !s.track_udp_flows) continue;
     keys[tracked] = &meta.key;
     found[tracked] = nullptr;

@@ -464,8 +464,8 @@ TEST_F(LbPacketTest, FlowsSpreadOverBackendsAndStickToThem) {
       }
     }
   }
-  EXPECT_GT(per_backend["10.99.1.10"], 80);
-  EXPECT_GT(per_backend["10.99.1.11"], 80);
+  EXPECT_GT(per_backend["10.99.1.10"], 100) << "256 flows from consecutive source ports";
+  EXPECT_GT(per_backend["10.99.1.11"], 100);
 }
 
 }  // namespace
