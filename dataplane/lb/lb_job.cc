@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 
 #include "encap.h"
+#include "icmp_error.h"
 #include "rewrite.h"
 
 namespace sluice::lb {
@@ -143,7 +144,7 @@ void LbJob::process(uint16_t pi, rte_mbuf** pkts, uint16_t n, WorkerCounters& c)
         continue;
       }
     }
-    if (handle_icmp(pi, m, meta)) continue;
+    if (handle_icmp(pi, m, meta, c)) continue;
     drop(m, in, DropReason::kNotForUs);
   }
   in.rx_packets.add(n);
@@ -170,8 +171,9 @@ void LbJob::handle_arp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, WorkerC
   stage(pi, m);
 }
 
-bool LbJob::handle_icmp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta) {
+bool LbJob::handle_icmp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, WorkerCounters& c) {
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+  if (is_packet_too_big(meta) && rt_.owns(meta.key.dst)) return steer_packet_too_big(pi, m, meta, c);
   if (is_echo_request(meta) && rt_.owns(meta.key.dst)) {
     make_echo_reply(frame, meta);
     core_.echo_replies.inc();
@@ -201,6 +203,28 @@ bool LbJob::handle_icmp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta) {
     }
   }
   return false;
+}
+
+bool LbJob::steer_packet_too_big(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, WorkerCounters& c) {
+  const auto flow = quoted_client_flow(rte_pktmbuf_mtod(m, const uint8_t*), meta);
+  if (!flow) return false;
+  const uint16_t si = rt_.service_table().find(flow->dst, flow->proto, flow->dst_port);
+  if (si == ServiceTable::kNone) return false;
+  const ServiceRuntime& s = rt_.services()[si];
+  // Under full-NAT the client never saw the backend's packets: the balancer sent them, and the
+  // kernel's path MTU handling does not apply to them. Only DSR and tunnel backends are told.
+  if (s.mode == ForwardingMode::kNat) return false;
+  const uint32_t hash = mix_hash(s.hash_source_port ? flow_hash(*flow, kFlowHashSeed)
+                                                    : flow_hash_no_src_port(*flow, kFlowHashSeed));
+  uint16_t backend = s.maglev.lookup(hash);
+  if (FlowEntry* e = flows_.lookup(*flow, flow_hash(*flow, kFlowHashSeed), now_ms_)) backend = e->backend;
+  if (backend == MaglevTable::kNoBackend || backend >= s.backends.size()) {
+    drop(m, c.ports[rt_.ports()[pi].id], DropReason::kNoBackend);
+    return true;
+  }
+  core_.packet_too_big.inc();
+  send_to_backend(s, si, backend, m, meta, hash, nullptr, c);
+  return true;
 }
 
 bool LbJob::admit_new_flow() {

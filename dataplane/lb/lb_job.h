@@ -25,6 +25,7 @@ struct LbCoreCounters {
       stateless_flows;  // new flows forwarded by Maglev alone (flood, table full, stateless UDP)
   Counter arp_replies, nd_adverts, echo_replies, neighbor_requests;
   Counter nat_replies;   // backend-to-client packets translated back
+  Counter packet_too_big;  // ICMP too-big messages handed to the backend owning the flow
   Counter active_flows;  // entries in this core's flow table (a full-NAT flow has two)
 };
 
@@ -68,7 +69,8 @@ class LbJob {
 
   void handle_arp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta,
                   dataplane::WorkerCounters& c);
-  bool handle_icmp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta);
+  bool handle_icmp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta, dataplane::WorkerCounters& c);
+  bool steer_packet_too_big(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta, dataplane::WorkerCounters& c);
   void forward_services(uint16_t port_index, dataplane::WorkerCounters& c);
   void forward_replies(dataplane::WorkerCounters& c);
   // Rewrites for the service's mode and stages `m` towards backend `backend`; `flow` carries the

@@ -371,6 +371,23 @@ TEST_F(LbPacketTest, IpipTunnel) {
                         .build());
 }
 
+TEST_F(LbPacketTest, PacketTooBigReachesTheBackendOwningTheFlow) {
+  learn_backends();
+  // The backend's reply (VIP:80 -> client:1234) was too big for a router on the way back.
+  const Frame quoted = PacketBuilder().ipv4(v4("10.99.0.101"), v4("10.99.0.1")).tcp(80, 1234, flags::kAck)
+                           .payload(1400).build();
+  const std::vector<uint8_t> quote(quoted.begin(), quoted.begin() + 28 + 20);
+  auto frag_needed = [&](Mac src, Mac dst) {
+    return PacketBuilder().eth(src, dst).ipv4(v4("192.0.2.254"), v4("10.99.0.101")).icmp(3, 4, 1400).payload(quote)
+        .build();
+  };
+  run(*outside_, {frag_needed(kClientMac, out_mac_)});
+  auto out = inside_->take_sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], frag_needed(in_mac_, kBackendMac[0]));
+  EXPECT_EQ(job_->core_counters().packet_too_big.get(), 1u);
+}
+
 TEST_F(LbPacketTest, PortZeroServiceAndStatelessUdp) {
   learn_backends();
   std::vector<Frame> in;
