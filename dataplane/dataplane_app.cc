@@ -16,6 +16,7 @@
 #include "eal.h"
 #include "lb_job.h"
 #include "lb_stats.h"
+#include "lb_telemetry.h"
 #include "port.h"
 #include "signals.h"
 #include "stats.h"
@@ -161,6 +162,7 @@ void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
                       .flow_table_size = lb_config.flow_table_size,
                       .new_flows_per_second = lb_config.new_flows_per_second});
   });
+  const lb::LbTelemetry telemetry(runtime, workers.jobs());
   fmt::print("sluice-dataplane: lb with {} service(s) on {} port(s), {} worker(s)\n",
              runtime.services().size(), ports.size(), workers.views().size());
   std::fflush(stdout);
