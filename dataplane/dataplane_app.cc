@@ -19,6 +19,7 @@
 #include "lb_telemetry.h"
 #include "port.h"
 #include "signals.h"
+#include "snapshot.h"
 #include "stats.h"
 #include "wire.h"
 #include "worker.h"
@@ -99,7 +100,7 @@ uint16_t common_queues(const std::vector<Port>& ports) {
 // Runs `workers` until a stop signal, printing counters (`print`) on SIGUSR1 and periodically.
 template <class Job>
 void serve(const DataplaneConfig& config, Workers<Job>& workers, std::atomic<bool>& stop,
-           const std::function<void()>& print) {
+           const std::function<void()>& print, const std::function<void()>& reload = {}) {
   workers.launch();
   const auto tick = std::chrono::milliseconds(200);
   const auto interval = std::chrono::seconds(config.stats_interval_s);
@@ -107,6 +108,13 @@ void serve(const DataplaneConfig& config, Workers<Job>& workers, std::atomic<boo
   for (;;) {
     const SignalEvent ev = wait_for_signal(tick);
     if (ev == SignalEvent::kStop) break;
+    if (ev == SignalEvent::kReload) {
+      if (reload) {
+        reload();
+      } else {
+        fmt::print(stderr, "sluice-dataplane: SIGHUP: nothing to reload for this job\n");
+      }
+    }
     const bool periodic =
         config.stats_interval_s != 0 && std::chrono::steady_clock::now() >= next_stats;
     if (ev == SignalEvent::kDumpStats || periodic) {
@@ -146,37 +154,62 @@ void run_wire(const DataplaneConfig& config, const std::vector<Port>& ports) {
 }
 
 void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
-            const std::vector<Port>& ports) {
-  lb::LbRuntime runtime(lb_config, lb_ports(config, ports));
+            const LbConfigLoader& reload_lb, const std::vector<Port>& ports) {
+  const std::vector<lb::LbPort> lb_port_list = lb_ports(config, ports);
   const uint16_t queues = common_queues(ports);
   const auto worker_count =
       static_cast<uint16_t>(std::min<size_t>(queues, config.cores.workers.size()));
+  SnapshotPublisher<lb::LbRuntime> snapshots(
+      worker_count, std::make_unique<lb::LbRuntime>(lb_config, lb_port_list));
   std::atomic<bool> stop{false};
   Workers<lb::LbJob> workers(config.cores.workers, queues, stop, [&](uint16_t q) {
     std::vector<EgressQueue> egress;
     for (const auto& p : ports) egress.push_back(p.egress(q));
-    return lb::LbJob(runtime, egress,
+    return lb::LbJob(snapshots, egress,
                      {.queue = q,
                       .worker_index = q,
                       .worker_count = worker_count,
                       .flow_table_size = lb_config.flow_table_size,
                       .new_flows_per_second = lb_config.new_flows_per_second});
   });
-  const lb::LbTelemetry telemetry(runtime, workers.jobs());
+  const lb::LbTelemetry telemetry(snapshots, workers.jobs());
   fmt::print("sluice-dataplane: lb with {} service(s) on {} port(s), {} worker(s)\n",
-             runtime.services().size(), ports.size(), workers.views().size());
+             snapshots.current()->services().size(), ports.size(), workers.views().size());
   std::fflush(stdout);
-  serve(config, workers, stop, [&] {
+  auto print = [&] {
     print_stats(stdout, ports, workers.views());
     const auto jobs = workers.jobs();
-    lb::print_lb_stats(stdout, runtime, jobs);
-  });
+    snapshots.read([&](const lb::LbRuntime& rt) { lb::print_lb_stats(stdout, rt, jobs); });
+  };
+  // Services and backends change on SIGHUP; ports, cores and table sizes stay as started.
+  auto reload = [&] {
+    if (!reload_lb) {
+      fmt::print(stderr, "sluice-dataplane: SIGHUP: no configuration file to reload\n");
+      return;
+    }
+    try {
+      const lb::LbConfig next = reload_lb();
+      std::unique_ptr<lb::LbRuntime> runtime;
+      snapshots.read([&](const lb::LbRuntime& current) {
+        runtime = std::make_unique<lb::LbRuntime>(next, lb_port_list, &current);
+      });
+      const size_t services = runtime->services().size();
+      snapshots.publish(std::move(runtime));
+      fmt::print("sluice-dataplane: reloaded: {} service(s)\n", services);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "sluice-dataplane: reload rejected, configuration unchanged: {}\n",
+                 e.what());
+    }
+    std::fflush(stdout);
+    std::fflush(stderr);
+  };
+  serve(config, workers, stop, print, reload);
 }
 
 }  // namespace
 
 int run_dataplane(const DataplaneConfig& config, const lb::LbConfig& lb_config,
-                  const char* program) {
+                  const LbConfigLoader& reload_lb, const char* program) {
   block_signals();  // before EAL starts its threads, so that they inherit the mask
   const HostFacts host = probe_host();
   const bool huge = use_hugepages(config, host);
@@ -193,7 +226,7 @@ int run_dataplane(const DataplaneConfig& config, const lb::LbConfig& lb_config,
       run_wire(config, ports);
       break;
     case Job::kLb:
-      run_lb(config, lb_config, ports);
+      run_lb(config, lb_config, reload_lb, ports);
       break;
   }
   stop_ports(ports);

@@ -73,7 +73,22 @@ int main(int argc, char** argv) {
       fmt::print("configuration is valid\n");
       return 0;
     }
-    return run_dataplane(config, lb_config, argv[0]);
+    LbConfigLoader reload_lb;
+    if (!config_path.empty()) {
+      reload_lb = [&] {
+        sluice::lb::LbConfig next;
+        const std::vector<ConfigSection> next_sections = {
+            {"lb", [&](const YamlField& f) { sluice::lb::parse_lb_section(f, next); }},
+            {"services", [&](const YamlField& f) { sluice::lb::parse_services_section(f, next); }},
+        };
+        // Only the balancer's sections take effect: ports and cores stay as started (and may come
+        // from the command line), so the rest of the file is parsed but not validated again.
+        load_config_file(config_path, next_sections);
+        sluice::lb::validate_lb_config(next);
+        return next;
+      };
+    }
+    return run_dataplane(config, lb_config, reload_lb, argv[0]);
   } catch (const ConfigError& e) {
     fmt::print(stderr, "sluice-dataplane: configuration error: {}\n", e.what());
     return 2;

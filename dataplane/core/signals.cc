@@ -15,6 +15,7 @@ sigset_t handled_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -33,6 +34,7 @@ SignalEvent wait_for_signal(std::chrono::milliseconds timeout) {
   int sig = sigtimedwait(&set, nullptr, &ts);
   if (sig == SIGINT || sig == SIGTERM) return SignalEvent::kStop;
   if (sig == SIGUSR1) return SignalEvent::kDumpStats;
+  if (sig == SIGHUP) return SignalEvent::kReload;
   return SignalEvent::kNone;
 }
 

@@ -7,11 +7,11 @@
 
 namespace sluice::dataplane {
 
-enum class SignalEvent { kNone, kStop, kDumpStats };
+enum class SignalEvent { kNone, kStop, kDumpStats, kReload };
 
 void block_signals();
 
-// Waits up to `timeout` for SIGINT/SIGTERM (kStop) or SIGUSR1 (kDumpStats).
+// Waits up to `timeout` for SIGINT/SIGTERM (kStop), SIGUSR1 (kDumpStats) or SIGHUP (kReload).
 SignalEvent wait_for_signal(std::chrono::milliseconds timeout);
 
 }  // namespace sluice::dataplane

@@ -15,7 +15,8 @@ inline constexpr uint8_t kIcmpDestUnreachable = 3, kIcmpFragNeeded = 4, kIcmp6Pa
 
 inline bool is_packet_too_big(const PacketMeta& m) {
   if (m.fragment) return false;
-  return (m.key.proto == kProtoIcmp && m.icmp_type == kIcmpDestUnreachable && m.icmp_code == kIcmpFragNeeded) ||
+  return (m.key.proto == kProtoIcmp && m.icmp_type == kIcmpDestUnreachable &&
+          m.icmp_code == kIcmpFragNeeded) ||
          (m.key.proto == kProtoIcmp6 && m.icmp_type == kIcmp6PacketTooBig);
 }
 
@@ -44,7 +45,8 @@ inline std::optional<FlowKey> quoted_client_flow(const uint8_t* frame, const Pac
     k.src = IpAddress::from_v6(q + 24);
     k.family = kFamilyV6;
   }
-  if ((k.proto != kProtoTcp && k.proto != kProtoUdp) || l4 < 20 || avail < l4 + 4) return std::nullopt;
+  if ((k.proto != kProtoTcp && k.proto != kProtoUdp) || l4 < 20 || avail < l4 + 4)
+    return std::nullopt;
   k.dst_port = static_cast<uint16_t>(q[l4] << 8 | q[l4 + 1]);
   k.src_port = static_cast<uint16_t>(q[l4 + 2] << 8 | q[l4 + 3]);
   return k;

@@ -20,6 +20,7 @@ constexpr uint32_t kExpireBucketsPerPass = 4;
 constexpr uint32_t kNeighborRequestIntervalMs = 1000;
 constexpr unsigned kNatPortAttempts = 16;
 constexpr uint16_t kFirstNatPort = 1024;
+constexpr uint32_t kPeerRefreshMs = 1000;
 
 // CRC32 is linear: keys that differ only in a counting field (clients' ephemeral ports) give
 // structured hashes, which Maglev's table would map unevenly. A finaliser spreads them.
@@ -59,29 +60,31 @@ void record_state(FlowTable& flows, FlowEntry* e, const PacketMeta& meta, uint32
 
 }  // namespace
 
-LbJob::LbJob(LbRuntime& runtime, const std::vector<dataplane::EgressQueue>& egress,
-             const LbJobOptions& options)
-    : rt_(runtime),
+LbJob::LbJob(dataplane::SnapshotPublisher<LbRuntime>& snapshots,
+             const std::vector<dataplane::EgressQueue>& egress, const LbJobOptions& options)
+    : snapshots_(snapshots),
+      rt_(snapshots.current()),
       egress_(egress),
       options_(options),
-      flows_(options.flow_table_size, flow_timeouts(runtime.timeouts())),
+      flows_(options.flow_table_size, flow_timeouts(rt_->timeouts())),
       tsc_per_ms_(rte_get_tsc_hz() / 1000),
-      staged_(runtime.ports().size()) {
+      staged_(rt_->ports().size()),
+      service_counters_(kMaxServiceIds),
+      backend_counters_(kMaxBackendIds) {
+  snapshots_.online(options.worker_index);
   nat_port_count_ = static_cast<uint16_t>((65536u - kFirstNatPort) / options.worker_count);
   nat_port_base_ = static_cast<uint16_t>(kFirstNatPort + options.worker_index * nat_port_count_);
-  service_counters_ = std::vector<TrafficCounters>(rt_.services().size());
-  uint32_t backends = 0;
-  for (const auto& s : rt_.services()) {
-    backend_offsets_.push_back(backends);
-    backends += static_cast<uint32_t>(s.backends.size());
-  }
-  backend_counters_ = std::vector<TrafficCounters>(backends);
+}
+
+LbJob::~LbJob() {
+  snapshots_.offline(options_.worker_index);
 }
 
 uint32_t LbJob::poll(WorkerCounters& counters) {
+  rt_ = snapshots_.current();
   now_ms_ = static_cast<uint32_t>(rte_rdtsc() / tsc_per_ms_);
   uint32_t received = 0;
-  const auto& ports = rt_.ports();
+  const auto& ports = rt_->ports();
   for (uint16_t p = 0; p < ports.size(); ++p) {
     rte_mbuf* pkts[kBurstSize];
     const uint16_t n = rte_eth_rx_burst(ports[p].id, options_.queue, pkts, kBurstSize);
@@ -91,6 +94,7 @@ uint32_t LbJob::poll(WorkerCounters& counters) {
   }
   flows_.expire_some(now_ms_, kExpireBucketsPerPass);
   core_.active_flows.set(flows_.active());
+  snapshots_.quiescent(options_.worker_index);
   return received;
 }
 
@@ -109,7 +113,7 @@ void LbJob::flush(WorkerCounters& counters) {
 }
 
 void LbJob::process(uint16_t pi, rte_mbuf** pkts, uint16_t n, WorkerCounters& c) {
-  rx_port_id_ = rt_.ports()[pi].id;
+  rx_port_id_ = rt_->ports()[pi].id;
   PortCounters& in = c.ports[rx_port_id_];
   parse_burst(pkts, n, meta_);
   lb_n_ = reply_n_ = 0;
@@ -133,13 +137,13 @@ void LbJob::process(uint16_t pi, rte_mbuf** pkts, uint16_t n, WorkerCounters& c)
         break;
     }
     if ((meta.key.proto == kProtoTcp || meta.key.proto == kProtoUdp) && !meta.later_fragment) {
-      const uint16_t s = rt_.service_table().find(meta.key.dst, meta.key.proto, meta.key.dst_port);
+      const uint16_t s = rt_->service_table().find(meta.key.dst, meta.key.proto, meta.key.dst_port);
       if (s != ServiceTable::kNone) {
         service_of_[i] = s;
         lb_idx_[lb_n_++] = i;
         continue;
       }
-      if (rt_.nat_address_index(meta.key.dst) >= 0) {
+      if (rt_->nat_address_index(meta.key.dst) >= 0) {
         reply_idx_[reply_n_++] = i;
         continue;
       }
@@ -157,24 +161,25 @@ void LbJob::process(uint16_t pi, rte_mbuf** pkts, uint16_t n, WorkerCounters& c)
 void LbJob::handle_arp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, WorkerCounters& c) {
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   const ArpView arp = read_arp(frame, meta);
-  if (Neighbor* nb = rt_.find_neighbor(arp.sender_ip)) nb->learn(arp.sender_mac);
-  if (!rt_.owns(arp.target_ip)) {
-    drop(m, c.ports[rt_.ports()[pi].id], DropReason::kNotForUs);
+  if (Neighbor* nb = rt_->find_neighbor(arp.sender_ip)) nb->learn(arp.sender_mac);
+  if (!rt_->owns(arp.target_ip)) {
+    drop(m, c.ports[rt_->ports()[pi].id], DropReason::kNotForUs);
     return;
   }
   if (arp.op != 1) {  // a reply to one of our requests: learned above
     rte_pktmbuf_free(m);
     return;
   }
-  make_arp_reply(frame, meta, rt_.ports()[pi].mac);
+  make_arp_reply(frame, meta, rt_->ports()[pi].mac);
   core_.arp_replies.inc();
   stage(pi, m);
 }
 
 bool LbJob::handle_icmp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, WorkerCounters& c) {
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-  if (is_packet_too_big(meta) && rt_.owns(meta.key.dst)) return steer_packet_too_big(pi, m, meta, c);
-  if (is_echo_request(meta) && rt_.owns(meta.key.dst)) {
+  if (is_packet_too_big(meta) && rt_->owns(meta.key.dst))
+    return steer_packet_too_big(pi, m, meta, c);
+  if (is_echo_request(meta) && rt_->owns(meta.key.dst)) {
     make_echo_reply(frame, meta);
     core_.echo_replies.inc();
     stage(pi, m);
@@ -183,20 +188,20 @@ bool LbJob::handle_icmp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, Worker
   if (meta.key.proto != kProtoIcmp6) return false;
   if (auto ns = read_neighbor_solicit(frame, meta)) {
     if (ns->source_mac) {
-      if (Neighbor* nb = rt_.find_neighbor(meta.key.src)) nb->learn(*ns->source_mac);
+      if (Neighbor* nb = rt_->find_neighbor(meta.key.src)) nb->learn(*ns->source_mac);
     }
-    if (!rt_.owns(ns->target) || m->nb_segs != 1) return false;
+    if (!rt_->owns(ns->target) || m->nb_segs != 1) return false;
     const uint32_t size = neighbor_advert_size(meta);
     if (size > static_cast<uint32_t>(m->buf_len - m->data_off)) return false;
     m->data_len = static_cast<uint16_t>(size);
     m->pkt_len = size;
-    make_neighbor_advert(frame, meta, ns->target, rt_.ports()[pi].mac);
+    make_neighbor_advert(frame, meta, ns->target, rt_->ports()[pi].mac);
     core_.nd_adverts.inc();
     stage(pi, m);
     return true;
   }
   if (auto na = read_neighbor_advert(frame, meta)) {
-    if (Neighbor* nb = rt_.find_neighbor(na->first)) {
+    if (Neighbor* nb = rt_->find_neighbor(na->first)) {
       nb->learn(na->second);
       rte_pktmbuf_free(m);
       return true;
@@ -205,25 +210,29 @@ bool LbJob::handle_icmp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, Worker
   return false;
 }
 
-bool LbJob::steer_packet_too_big(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, WorkerCounters& c) {
+bool LbJob::steer_packet_too_big(uint16_t pi, rte_mbuf* m, const PacketMeta& meta,
+                                 WorkerCounters& c) {
   const auto flow = quoted_client_flow(rte_pktmbuf_mtod(m, const uint8_t*), meta);
   if (!flow) return false;
-  const uint16_t si = rt_.service_table().find(flow->dst, flow->proto, flow->dst_port);
+  const uint16_t si = rt_->service_table().find(flow->dst, flow->proto, flow->dst_port);
   if (si == ServiceTable::kNone) return false;
-  const ServiceRuntime& s = rt_.services()[si];
+  const ServiceRuntime& s = rt_->services()[si];
   // Under full-NAT the client never saw the backend's packets: the balancer sent them, and the
   // kernel's path MTU handling does not apply to them. Only DSR and tunnel backends are told.
   if (s.mode == ForwardingMode::kNat) return false;
   const uint32_t hash = mix_hash(s.hash_source_port ? flow_hash(*flow, kFlowHashSeed)
                                                     : flow_hash_no_src_port(*flow, kFlowHashSeed));
   uint16_t backend = s.maglev.lookup(hash);
-  if (FlowEntry* e = flows_.lookup(*flow, flow_hash(*flow, kFlowHashSeed), now_ms_)) backend = e->backend;
+  if (FlowEntry* e = flows_.lookup(*flow, flow_hash(*flow, kFlowHashSeed), now_ms_)) {
+    const LbRuntime::BackendRef ref = rt_->backend_by_id(e->backend);
+    if (ref.service == si) backend = ref.backend;
+  }
   if (backend == MaglevTable::kNoBackend || backend >= s.backends.size()) {
-    drop(m, c.ports[rt_.ports()[pi].id], DropReason::kNoBackend);
+    drop(m, c.ports[rt_->ports()[pi].id], DropReason::kNoBackend);
     return true;
   }
   core_.packet_too_big.inc();
-  send_to_backend(s, si, backend, m, meta, hash, nullptr, c);
+  send_to_backend(s, backend, m, meta, hash, nullptr, c);
   return true;
 }
 
@@ -251,7 +260,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
 
   for (uint16_t k = 0; k < lb_n_; ++k) {
     const PacketMeta& meta = meta_[lb_idx_[k]];
-    const ServiceRuntime& s = rt_.services()[service_of_[lb_idx_[k]]];
+    const ServiceRuntime& s = rt_->services()[service_of_[lb_idx_[k]]];
     table_hash[k] = flow_hash(meta.key, kFlowHashSeed);
     lookup_hash[k] = mix_hash(s.hash_source_port ? table_hash[k]
                                                  : flow_hash_no_src_port(meta.key, kFlowHashSeed));
@@ -269,11 +278,20 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     FlowEntry* e = found[t];
     const uint16_t k = tracked_of[t];
     const uint16_t i = lb_idx_[k];
-    const ServiceRuntime& s = rt_.services()[service_of_[i]];
-    if (e == nullptr || e->service != service_of_[i] || e->backend >= s.backends.size()) continue;
+    const ServiceRuntime& s = rt_->services()[service_of_[i]];
+    if (e == nullptr) continue;
+    // A flow whose backend left the configuration is picked again, as a new flow.
+    const LbRuntime::BackendRef ref = rt_->backend_by_id(e->backend);
+    if (ref.service != service_of_[i]) {
+      flows_.remove(e);
+      continue;
+    }
+    // A full-NAT pair expires when both entries are idle; the reply entry lies in another bucket,
+    // so the forward direction refreshes it at most once a second rather than per packet.
+    if (e->peer != kNoPeer && now_ms_ - e->last_seen_ms >= kPeerRefreshMs)
+      flows_.touch(flows_.at(e->peer), now_ms_);
     record_state(flows_, e, meta_[i], now_ms_);
-    if (e->peer != kNoPeer) flows_.touch(flows_.at(e->peer), now_ms_);
-    send_to_backend(s, service_of_[i], e->backend, burst_[i], meta_[i], lookup_hash[k], e, c);
+    send_to_backend(s, ref.backend, burst_[i], meta_[i], lookup_hash[k], e, c);
     done[k] = true;
   }
 
@@ -282,7 +300,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     if (done[k]) continue;
     const uint16_t i = lb_idx_[k];
     const uint16_t si = service_of_[i];
-    const ServiceRuntime& s = rt_.services()[si];
+    const ServiceRuntime& s = rt_->services()[si];
     const PacketMeta& meta = meta_[i];
     rte_mbuf* m = burst_[i];
     const bool stateful = !(meta.key.proto == kProtoUdp && !s.track_udp_flows);
@@ -290,30 +308,30 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     if (stateful) {
       if (FlowEntry* e = flows_.lookup(meta.key, table_hash[k], now_ms_)) {
         record_state(flows_, e, meta, now_ms_);
-        send_to_backend(s, si, e->backend, m, meta, lookup_hash[k], e, c);
+        send_to_backend(s, rt_->backend_by_id(e->backend).backend, m, meta, lookup_hash[k], e, c);
         continue;
       }
     }
     const MaglevTable::Entry backend = s.maglev.lookup(lookup_hash[k]);
     if (backend == MaglevTable::kNoBackend) {
-      drop(m, c.ports[rt_.ports()[pi].id], DropReason::kNoBackend);
+      drop(m, c.ports[rt_->ports()[pi].id], DropReason::kNoBackend);
       continue;
     }
-    service_counters_[si].new_flows.inc();
-    backend_counters_[backend_offsets_[si] + backend].new_flows.inc();
+    service_counters_[s.id].new_flows.inc();
+    backend_counters_[s.backends[backend].id].new_flows.inc();
     const bool full = flows_.active() >= flows_.capacity() - flows_.capacity() / 16;
     if (s.mode != ForwardingMode::kNat && (!stateful || full || !admit_new_flow())) {
       // Stateless: Maglev alone keeps the flow on its backend while the backend set is stable.
       core_.stateless_flows.inc();
-      send_to_backend(s, si, backend, m, meta, lookup_hash[k], nullptr, c);
+      send_to_backend(s, backend, m, meta, lookup_hash[k], nullptr, c);
       continue;
     }
     if (s.mode != ForwardingMode::kNat) {
       FlowEntry* e = flows_.insert(meta.key, table_hash[k], now_ms_);
-      e->service = si;
-      e->backend = backend;
+      e->service = s.id;
+      e->backend = s.backends[backend].id;
       record_state(flows_, e, meta, now_ms_);
-      send_to_backend(s, si, backend, m, meta, lookup_hash[k], e, c);
+      send_to_backend(s, backend, m, meta, lookup_hash[k], e, c);
       continue;
     }
     // Full-NAT: the reply's key (backend -> our address and port) must be free; try a few ports
@@ -321,7 +339,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     const BackendRuntime& b = s.backends[backend];
     FlowKey reply;
     reply.src = b.address;
-    reply.dst = rt_.nat_addresses()[static_cast<size_t>(s.nat_address)];
+    reply.dst = rt_->nat_addresses()[static_cast<size_t>(s.nat_address)];
     reply.src_port = b.port ? b.port : meta.key.dst_port;
     reply.proto = meta.key.proto;
     reply.family = meta.key.family;
@@ -334,13 +352,13 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
       free_port = flows_.lookup(reply, reply_hash, now_ms_) == nullptr;
     }
     if (!free_port) {
-      drop(m, c.ports[rt_.ports()[pi].id], DropReason::kNatPortsExhausted);
+      drop(m, c.ports[rt_->ports()[pi].id], DropReason::kNatPortsExhausted);
       continue;
     }
     FlowPair pair = flows_.insert_pair(meta.key, table_hash[k], reply, reply_hash, now_ms_);
     FlowEntry* e = pair.first;
-    e->service = pair.second->service = si;
-    e->backend = pair.second->backend = backend;
+    e->service = pair.second->service = s.id;
+    e->backend = pair.second->backend = s.backends[backend].id;
     e->nat_port = reply.dst_port;
     e->nat_addr = static_cast<uint8_t>(s.nat_address);
     e->client_port = static_cast<uint8_t>(pi);
@@ -348,31 +366,31 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     record_state(flows_, e, meta, now_ms_);
     pair.second->state = e->state;
     flows_.touch(pair.second, now_ms_);
-    send_to_backend(s, si, backend, m, meta, lookup_hash[k], e, c);
+    send_to_backend(s, backend, m, meta, lookup_hash[k], e, c);
   }
 }
 
-void LbJob::send_to_backend(const ServiceRuntime& s, uint16_t si, uint16_t bi, rte_mbuf* m,
+void LbJob::send_to_backend(const ServiceRuntime& s, uint16_t bi, rte_mbuf* m,
                             const PacketMeta& meta, uint32_t hash, const FlowEntry* e,
                             WorkerCounters& c) {
   const BackendRuntime& b = s.backends[bi];
-  Neighbor& nb = rt_.neighbor(b.neighbor);
-  const LbPort& out = rt_.ports()[nb.port_index];
+  Neighbor& nb = rt_->neighbor(b.neighbor);
+  const LbPort& out = rt_->ports()[nb.port_index];
   MacAddress next_hop;
   if (!nb.known(next_hop)) {
     request_neighbor(nb, m->pool);
     drop(m, c.ports[out.id], DropReason::kNeighborUnresolved);
     return;
   }
-  service_counters_[si].packets.inc();
-  service_counters_[si].bytes.add(m->pkt_len);
-  TrafficCounters& bc = backend_counters_[backend_offsets_[si] + bi];
+  service_counters_[s.id].packets.inc();
+  service_counters_[s.id].bytes.add(m->pkt_len);
+  TrafficCounters& bc = backend_counters_[b.id];
   bc.packets.inc();
   bc.bytes.add(m->pkt_len);
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   switch (s.mode) {
     case ForwardingMode::kNat:
-      rewrite_addresses_and_ports(frame, meta, rt_.nat_addresses()[e->nat_addr], e->nat_port,
+      rewrite_addresses_and_ports(frame, meta, rt_->nat_addresses()[e->nat_addr], e->nat_port,
                                   b.address, b.port ? b.port : meta.key.dst_port);
       set_macs(frame, out.mac.data(), next_hop.data());
       break;
@@ -383,7 +401,7 @@ void LbJob::send_to_backend(const ServiceRuntime& s, uint16_t si, uint16_t bi, r
       TunnelParams tunnel{out.mac,   next_hop, {},
                           b.address, hash,     egress_[nb.port_index].max_frame - 4};
       const bool v4 = b.address.is_v4();
-      if (const IpAddress* base = rt_.tunnel_source_base(v4)) {
+      if (const IpAddress* base = rt_->tunnel_source_base(v4)) {
         tunnel.src = tunnel_source(*base, hash, v4 ? kFamilyV4 : kFamilyV6);
       } else {
         tunnel.src = *own_address_towards(out, b.address);
@@ -422,7 +440,7 @@ void LbJob::forward_replies(WorkerCounters& c) {
     record_state(flows_, fwd, meta, now_ms_);
     r->state = fwd->state;
     flows_.touch(r, now_ms_);
-    const LbPort& out = rt_.ports()[fwd->client_port];
+    const LbPort& out = rt_->ports()[fwd->client_port];
     uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
     rewrite_addresses_and_ports(frame, meta, fwd->key.dst, fwd->key.dst_port, fwd->key.src,
                                 fwd->key.src_port);
@@ -438,7 +456,7 @@ void LbJob::request_neighbor(Neighbor& nb, rte_mempool* pool) {
   // One core asks; the others see the new time.
   if (!nb.last_request_ms.compare_exchange_strong(last, now_ms_ | 1, std::memory_order_relaxed))
     return;
-  const LbPort& port = rt_.ports()[nb.port_index];
+  const LbPort& port = rt_->ports()[nb.port_index];
   const IpAddress* ours = own_address_towards(port, nb.address);
   if (ours == nullptr) return;
   rte_mbuf* req = rte_pktmbuf_alloc(pool);

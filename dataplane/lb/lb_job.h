@@ -10,6 +10,7 @@
 #include "flow_table.h"
 #include "lb_runtime.h"
 #include "packet_parse.h"
+#include "snapshot.h"
 #include "transmit.h"
 #include "worker_types.h"
 
@@ -24,9 +25,9 @@ struct LbCoreCounters {
   Counter
       stateless_flows;  // new flows forwarded by Maglev alone (flood, table full, stateless UDP)
   Counter arp_replies, nd_adverts, echo_replies, neighbor_requests;
-  Counter nat_replies;   // backend-to-client packets translated back
+  Counter nat_replies;     // backend-to-client packets translated back
   Counter packet_too_big;  // ICMP too-big messages handed to the backend owning the flow
-  Counter active_flows;  // entries in this core's flow table (a full-NAT flow has two)
+  Counter active_flows;    // entries in this core's flow table (a full-NAT flow has two)
 };
 
 struct LbJobOptions {
@@ -39,8 +40,12 @@ struct LbJobOptions {
 
 class LbJob {
  public:
-  LbJob(LbRuntime& runtime, const std::vector<dataplane::EgressQueue>& egress,
-        const LbJobOptions& options);
+  // Reads the configuration from `snapshots` as worker `options.worker_index`.
+  LbJob(dataplane::SnapshotPublisher<LbRuntime>& snapshots,
+        const std::vector<dataplane::EgressQueue>& egress, const LbJobOptions& options);
+  ~LbJob();
+  LbJob(const LbJob&) = delete;
+  LbJob& operator=(const LbJob&) = delete;
 
   uint32_t poll(dataplane::WorkerCounters& counters);
 
@@ -49,10 +54,9 @@ class LbJob {
                dataplane::WorkerCounters& counters);
 
   const FlowTable& flows() const { return flows_; }
+  // Indexed by service id and by backend id (ServiceRuntime::id, BackendRuntime::id).
   const std::vector<TrafficCounters>& service_counters() const { return service_counters_; }
-  // Indexed by the service's first backend offset plus the backend's index (backend_offset()).
   const std::vector<TrafficCounters>& backend_counters() const { return backend_counters_; }
-  uint32_t backend_offset(uint16_t service) const { return backend_offsets_[service]; }
   const LbCoreCounters& core_counters() const { return core_; }
 
  private:
@@ -69,19 +73,22 @@ class LbJob {
 
   void handle_arp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta,
                   dataplane::WorkerCounters& c);
-  bool handle_icmp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta, dataplane::WorkerCounters& c);
-  bool steer_packet_too_big(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta, dataplane::WorkerCounters& c);
+  bool handle_icmp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta,
+                   dataplane::WorkerCounters& c);
+  bool steer_packet_too_big(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta,
+                            dataplane::WorkerCounters& c);
   void forward_services(uint16_t port_index, dataplane::WorkerCounters& c);
   void forward_replies(dataplane::WorkerCounters& c);
   // Rewrites for the service's mode and stages `m` towards backend `backend`; `flow` carries the
   // full-NAT source (may be null for other modes).
-  void send_to_backend(const ServiceRuntime& s, uint16_t service, uint16_t backend, rte_mbuf* m,
+  void send_to_backend(const ServiceRuntime& s, uint16_t backend, rte_mbuf* m,
                        const PacketMeta& meta, uint32_t hash, const FlowEntry* flow,
                        dataplane::WorkerCounters& c);
   void request_neighbor(Neighbor& n, rte_mempool* pool);
   bool admit_new_flow();
 
-  LbRuntime& rt_;
+  dataplane::SnapshotPublisher<LbRuntime>& snapshots_;
+  LbRuntime* rt_;                               // the snapshot of this polling pass
   std::vector<dataplane::EgressQueue> egress_;  // by port index
   LbJobOptions options_;
   FlowTable flows_;
@@ -93,8 +100,6 @@ class LbJob {
   uint64_t tokens_ = 0;
   uint32_t tokens_at_ms_ = 0;
 
-  std::vector<TrafficCounters> service_counters_, backend_counters_;
-  std::vector<uint32_t> backend_offsets_;
   LbCoreCounters core_;
 
   // Per-burst scratch.
@@ -105,6 +110,7 @@ class LbJob {
   uint16_t lb_n_ = 0, reply_n_ = 0;
   uint16_t rx_port_id_ = 0;  // DPDK id of the port the burst came from
   std::vector<Staged> staged_;
+  std::vector<TrafficCounters> service_counters_, backend_counters_;
 };
 
 }  // namespace sluice::lb

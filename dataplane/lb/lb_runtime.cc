@@ -23,7 +23,7 @@ uint64_t backend_key(const BackendConfig& b) {
 
 }  // namespace
 
-LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports)
+LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const LbRuntime* previous)
     : table_(service_keys(config)),
       ports_(std::move(ports)),
       nat_addresses_(config.nat_addresses),
@@ -60,12 +60,12 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports)
       const BackendConfig& b = sc.backends[bi];
       const std::string where =
           "services[" + std::to_string(si) + "].backends[" + std::to_string(bi) + "]";
-      backends.push_back({b.address, b.port, b.weight, hop_of(b.address, where)});
+      backends.push_back({kNoId, b.address, b.port, b.weight, hop_of(b.address, where)});
       maglev_backends.push_back({backend_key(b), b.weight});
     }
     try {
-      services_.push_back({sc.name, sc.vip, sc.protocol, sc.port, sc.mode, sc.tunnel, sc.gue_port,
-                           sc.hash_source_port, sc.track_udp_flows, nat_address,
+      services_.push_back({kNoId, sc.name, sc.vip, sc.protocol, sc.port, sc.mode, sc.tunnel,
+                           sc.gue_port, sc.hash_source_port, sc.track_udp_flows, nat_address,
                            MaglevTable::build(maglev_backends, config.maglev_table_size),
                            std::move(backends)});
     } catch (const std::invalid_argument& e) {
@@ -73,11 +73,20 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports)
     }
   }
 
+  assign_ids(previous);
+
   neighbor_count_ = static_cast<uint32_t>(hops.size());
   neighbors_ = std::make_unique<Neighbor[]>(hops.size());
   for (uint32_t i = 0; i < hops.size(); ++i) {
     neighbors_[i].address = hops[i].first;
     neighbors_[i].port_index = hops[i].second;
+    if (previous != nullptr) {
+      // Keep what was learned: a configuration change must not make known backends unreachable.
+      if (const Neighbor* old = previous->find_neighbor(hops[i].first)) {
+        neighbors_[i].mac.store(old->mac.load(std::memory_order_relaxed),
+                                std::memory_order_relaxed);
+      }
+    }
     neighbor_index_.emplace_back(hops[i].first, i);
   }
   std::sort(neighbor_index_.begin(), neighbor_index_.end());
@@ -89,6 +98,66 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports)
   owned_.insert(owned_.end(), nat_addresses_.begin(), nat_addresses_.end());
   std::sort(owned_.begin(), owned_.end());
   owned_.erase(std::unique(owned_.begin(), owned_.end()), owned_.end());
+}
+
+void LbRuntime::assign_ids(const LbRuntime* previous) {
+  if (services_.size() > kMaxServiceIds)
+    throw dataplane::ConfigError("services: at most 4096 services");
+  // Services: the id of the service of the same name before, else the lowest id unused now and
+  // before (so that a removed service's stale flows never meet a new service at once).
+  std::vector<bool> taken(kMaxServiceIds, false);
+  auto old_service = [&](const std::string& name) -> const ServiceRuntime* {
+    if (previous == nullptr) return nullptr;
+    for (const auto& s : previous->services_) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  };
+  if (previous != nullptr) {
+    for (const auto& s : previous->services_) taken[s.id] = true;
+  }
+  uint16_t next_service = 0;
+  for (auto& s : services_) {
+    if (const ServiceRuntime* old = old_service(s.name)) {
+      s.id = old->id;
+      continue;
+    }
+    while (taken[next_service]) ++next_service;
+    s.id = next_service;
+    taken[next_service] = true;
+  }
+  // Backends: the same (address, port) in the same service keeps its id; new ones take ids in
+  // turn from where the previous configuration stopped, skipping ids in use.
+  std::vector<bool> in_use(kMaxBackendIds, false);
+  next_backend_id_ = previous != nullptr ? previous->next_backend_id_ : 0;
+  for (auto& s : services_) {
+    const ServiceRuntime* old = old_service(s.name);
+    for (auto& b : s.backends) {
+      if (old == nullptr) continue;
+      for (const auto& ob : old->backends) {
+        if (ob.address == b.address && ob.port == b.port) b.id = ob.id;
+      }
+      if (b.id != kNoId) in_use[b.id] = true;
+    }
+  }
+  size_t total = 0;
+  for (auto& s : services_) total += s.backends.size();
+  if (total >= kMaxBackendIds)
+    throw dataplane::ConfigError("services: at most 65534 backends in all");
+  backend_by_id_.assign(kMaxBackendIds, BackendRef{});
+  for (uint16_t si = 0; si < services_.size(); ++si) {
+    for (uint16_t bi = 0; bi < services_[si].backends.size(); ++bi) {
+      BackendRuntime& b = services_[si].backends[bi];
+      if (b.id == kNoId) {
+        while (in_use[next_backend_id_])
+          next_backend_id_ = static_cast<uint16_t>((next_backend_id_ + 1) % kMaxBackendIds);
+        b.id = next_backend_id_;
+        in_use[b.id] = true;
+        next_backend_id_ = static_cast<uint16_t>((next_backend_id_ + 1) % kMaxBackendIds);
+      }
+      backend_by_id_[b.id] = {si, bi};
+    }
+  }
 }
 
 Neighbor* LbRuntime::find_neighbor(const IpAddress& a) {

@@ -47,7 +47,15 @@ struct Neighbor {
   }
 };
 
+// Services and backends keep their ids across configuration changes (by service name, and by
+// address and port within a service), so that flow entries, which hold ids, stay valid when the
+// backend set changes around them; counters are kept by id too.
+inline constexpr uint16_t kNoId = 0xffff;
+inline constexpr size_t kMaxServiceIds = 4096;
+inline constexpr size_t kMaxBackendIds = 65535;
+
 struct BackendRuntime {
+  uint16_t id = kNoId;
   IpAddress address;
   uint16_t port = 0;  // 0: keep the client's destination port
   uint32_t weight = 1;
@@ -55,6 +63,7 @@ struct BackendRuntime {
 };
 
 struct ServiceRuntime {
+  uint16_t id = kNoId;
   std::string name;
   IpAddress vip;
   uint8_t protocol = kProtoTcp;
@@ -71,8 +80,9 @@ struct ServiceRuntime {
 
 class LbRuntime {
  public:
-  // Throws dataplane::ConfigError when a backend is on none of the ports' links.
-  LbRuntime(const LbConfig& config, std::vector<LbPort> ports);
+  // Throws dataplane::ConfigError when a backend is on none of the ports' links. With `previous`
+  // (the configuration being replaced), ids and learned neighbour addresses carry over.
+  LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const LbRuntime* previous = nullptr);
   LbRuntime(const LbRuntime&) = delete;
   LbRuntime& operator=(const LbRuntime&) = delete;
 
@@ -93,6 +103,9 @@ class LbRuntime {
   uint32_t neighbor_count() const { return neighbor_count_; }
   // The neighbour with this address, or nullptr.
   Neighbor* find_neighbor(const IpAddress& a);
+  const Neighbor* find_neighbor(const IpAddress& a) const {
+    return const_cast<LbRuntime*>(this)->find_neighbor(a);
+  }
 
   // Addresses the appliance answers ARP/ND and ping for: its own, the VIPs, the NAT addresses.
   bool owns(const IpAddress& a) const;
@@ -101,7 +114,18 @@ class LbRuntime {
   // The index into ports() of the port with this DPDK id, or -1.
   int port_index(uint16_t port_id) const;
 
+  struct BackendRef {
+    uint16_t service = kNoId;  // index into services()
+    uint16_t backend = kNoId;  // index into that service's backends
+  };
+  // Where the backend with this id is now; kNoId fields when it is gone.
+  BackendRef backend_by_id(uint16_t id) const {
+    return id < backend_by_id_.size() ? backend_by_id_[id] : BackendRef{};
+  }
+
  private:
+  void assign_ids(const LbRuntime* previous);
+
   ServiceTable table_;
   std::vector<ServiceRuntime> services_;
   std::vector<LbPort> ports_;
@@ -112,6 +136,8 @@ class LbRuntime {
   uint32_t neighbor_count_ = 0;
   std::vector<std::pair<IpAddress, uint32_t>> neighbor_index_;  // sorted by address
   Timeouts timeouts_;
+  std::vector<BackendRef> backend_by_id_;
+  uint16_t next_backend_id_ = 0;
 };
 
 }  // namespace sluice::lb

@@ -34,7 +34,7 @@ void print_lb_stats(std::FILE* out, const LbRuntime& rt, std::span<const LbJob* 
   for (uint16_t si = 0; si < rt.services().size(); ++si) {
     const ServiceRuntime& s = rt.services()[si];
     Totals t;
-    for (const LbJob* j : jobs) t.add(j->service_counters()[si]);
+    for (const LbJob* j : jobs) t.add(j->service_counters()[s.id]);
     const std::string vip =
         fmt::format("{} {}/{}", format_ip_address(s.vip), s.protocol == kProtoTcp ? "tcp" : "udp",
                     s.port == 0 ? std::string("*") : std::to_string(s.port));
@@ -42,8 +42,8 @@ void print_lb_stats(std::FILE* out, const LbRuntime& rt, std::span<const LbJob* 
                t.packets, t.bytes, t.new_flows);
     for (uint16_t bi = 0; bi < s.backends.size(); ++bi) {
       Totals b;
-      for (const LbJob* j : jobs) b.add(j->backend_counters()[j->backend_offset(si) + bi]);
       const BackendRuntime& backend = s.backends[bi];
+      for (const LbJob* j : jobs) b.add(j->backend_counters()[backend.id]);
       fmt::print(out, "  backend {:<35} {:>14} {:>16} {:>12}  weight {}\n",
                  format_ip_address(backend.address) +
                      (backend.port ? ":" + std::to_string(backend.port) : ""),

@@ -27,52 +27,60 @@ int list_services(const char*, const char*, rte_tel_data* d) {
   const LbTelemetry* t = current.load();
   if (t == nullptr) return -ENODEV;
   rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-  for (const auto& s : t->runtime().services()) rte_tel_data_add_array_string(d, s.name.c_str());
+  t->snapshots().read([&](const LbRuntime& rt) {
+    for (const auto& s : rt.services()) rte_tel_data_add_array_string(d, s.name.c_str());
+  });
   return 0;
+}
+
+void describe_service(const ServiceRuntime& s, const std::vector<const LbJob*>& jobs,
+                      rte_tel_data* d) {
+  rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_string(d, "vip", format_ip_address(s.vip).c_str());
+  rte_tel_data_add_dict_u64(d, "port", s.port);
+  rte_tel_data_add_dict_string(d, "protocol", s.protocol == kProtoTcp ? "tcp" : "udp");
+  uint64_t packets = 0, bytes = 0, new_flows = 0;
+  std::vector<uint64_t> bp(s.backends.size()), bb(s.backends.size()), bn(s.backends.size());
+  for (const LbJob* j : jobs) {
+    const TrafficCounters& c = j->service_counters()[s.id];
+    packets += c.packets.get();
+    bytes += c.bytes.get();
+    new_flows += c.new_flows.get();
+    for (size_t bi = 0; bi < s.backends.size(); ++bi) {
+      const TrafficCounters& b = j->backend_counters()[s.backends[bi].id];
+      bp[bi] += b.packets.get();
+      bb[bi] += b.bytes.get();
+      bn[bi] += b.new_flows.get();
+    }
+  }
+  rte_tel_data_add_dict_u64(d, "packets", packets);
+  rte_tel_data_add_dict_u64(d, "bytes", bytes);
+  rte_tel_data_add_dict_u64(d, "new_flows", new_flows);
+  rte_tel_data* names = rte_tel_data_alloc();
+  if (names != nullptr) {
+    rte_tel_data_start_array(names, RTE_TEL_STRING_VAL);
+    for (const auto& b : s.backends)
+      rte_tel_data_add_array_string(names, format_ip_address(b.address).c_str());
+    rte_tel_data_add_dict_container(d, "backends", names, 0);
+  }
+  add_array(d, "backend_packets", bp);
+  add_array(d, "backend_bytes", bb);
+  add_array(d, "backend_new_flows", bn);
 }
 
 int show_service(const char*, const char* params, rte_tel_data* d) {
   const LbTelemetry* t = current.load();
   if (t == nullptr) return -ENODEV;
   if (params == nullptr) return -EINVAL;
-  const auto& services = t->runtime().services();
-  for (uint16_t si = 0; si < services.size(); ++si) {
-    const ServiceRuntime& s = services[si];
-    if (s.name != params) continue;
-    rte_tel_data_start_dict(d);
-    rte_tel_data_add_dict_string(d, "vip", format_ip_address(s.vip).c_str());
-    rte_tel_data_add_dict_u64(d, "port", s.port);
-    rte_tel_data_add_dict_string(d, "protocol", s.protocol == kProtoTcp ? "tcp" : "udp");
-    uint64_t packets = 0, bytes = 0, new_flows = 0;
-    std::vector<uint64_t> bp(s.backends.size()), bb(s.backends.size()), bn(s.backends.size());
-    for (const LbJob* j : t->jobs()) {
-      const TrafficCounters& c = j->service_counters()[si];
-      packets += c.packets.get();
-      bytes += c.bytes.get();
-      new_flows += c.new_flows.get();
-      for (size_t bi = 0; bi < s.backends.size(); ++bi) {
-        const TrafficCounters& b = j->backend_counters()[j->backend_offset(si) + bi];
-        bp[bi] += b.packets.get();
-        bb[bi] += b.bytes.get();
-        bn[bi] += b.new_flows.get();
-      }
+  int rc = -EINVAL;
+  t->snapshots().read([&](const LbRuntime& rt) {
+    for (const ServiceRuntime& s : rt.services()) {
+      if (s.name != params) continue;
+      describe_service(s, t->jobs(), d);
+      rc = 0;
     }
-    rte_tel_data_add_dict_u64(d, "packets", packets);
-    rte_tel_data_add_dict_u64(d, "bytes", bytes);
-    rte_tel_data_add_dict_u64(d, "new_flows", new_flows);
-    rte_tel_data* names = rte_tel_data_alloc();
-    if (names != nullptr) {
-      rte_tel_data_start_array(names, RTE_TEL_STRING_VAL);
-      for (const auto& b : s.backends)
-        rte_tel_data_add_array_string(names, format_ip_address(b.address).c_str());
-      rte_tel_data_add_dict_container(d, "backends", names, 0);
-    }
-    add_array(d, "backend_packets", bp);
-    add_array(d, "backend_bytes", bb);
-    add_array(d, "backend_new_flows", bn);
-    return 0;
-  }
-  return -EINVAL;
+  });
+  return rc;
 }
 
 int show_cores(const char*, const char*, rte_tel_data* d) {
@@ -97,8 +105,9 @@ int show_cores(const char*, const char*, rte_tel_data* d) {
 
 }  // namespace
 
-LbTelemetry::LbTelemetry(const LbRuntime& runtime, std::vector<const LbJob*> jobs)
-    : runtime_(runtime), jobs_(std::move(jobs)) {
+LbTelemetry::LbTelemetry(const dataplane::SnapshotPublisher<LbRuntime>& snapshots,
+                         std::vector<const LbJob*> jobs)
+    : snapshots_(snapshots), jobs_(std::move(jobs)) {
   static std::once_flag registered;
   std::call_once(registered, [] {
     rte_telemetry_register_cmd("/sluice/lb/services", list_services,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lb_job.h"
+#include "snapshot.h"
 
 namespace sluice::lb {
 
@@ -15,16 +16,17 @@ namespace sluice::lb {
 // user pointer, so one instance at a time is published through a process-wide pointer.
 class LbTelemetry {
  public:
-  LbTelemetry(const LbRuntime& runtime, std::vector<const LbJob*> jobs);
+  LbTelemetry(const dataplane::SnapshotPublisher<LbRuntime>& snapshots,
+              std::vector<const LbJob*> jobs);
   ~LbTelemetry();
   LbTelemetry(const LbTelemetry&) = delete;
   LbTelemetry& operator=(const LbTelemetry&) = delete;
 
-  const LbRuntime& runtime() const { return runtime_; }
+  const dataplane::SnapshotPublisher<LbRuntime>& snapshots() const { return snapshots_; }
   const std::vector<const LbJob*>& jobs() const { return jobs_; }
 
  private:
-  const LbRuntime& runtime_;
+  const dataplane::SnapshotPublisher<LbRuntime>& snapshots_;
   std::vector<const LbJob*> jobs_;
 };
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -17,8 +18,9 @@ namespace {
 
 constexpr int kBackends = 3;
 
-// Every service the tests use, on one balancer.
-std::string lb_config() {
+// Every service the tests use, on one balancer. `web_without` leaves that backend out of the
+// full-NAT service "web" (-1: none).
+std::string lb_config(int web_without = -1) {
   std::ostringstream y;
   y << "job: lb\n"
        "hugepages: off\n"
@@ -31,17 +33,20 @@ std::string lb_config() {
        "  nat_addresses: [10.99.0.2, \"fd99::2\"]\n"
        "services:\n";
   auto service = [&](const char* name, const char* vip, const char* proto, int port,
-                     const char* mode, bool v6, int backend_port) {
+                     const char* mode, bool v6, int backend_port, int without = -1) {
     y << "  - {name: " << name << ", vip: \"" << vip << "\", protocol: " << proto
       << ", port: " << port << ", mode: " << mode << ", backends: [";
+    bool first = true;
     for (int i = 0; i < kBackends; ++i) {
-      y << (i ? ", " : "") << "{address: \"" << (v6 ? "fd99::" : "10.99.0.") << 10 + i << "\"";
+      if (i == without) continue;
+      y << (first ? "" : ", ") << "{address: \"" << (v6 ? "fd99::" : "10.99.0.") << 10 + i << "\"";
+      first = false;
       if (backend_port) y << ", port: " << backend_port;
       y << "}";
     }
     y << "]}\n";
   };
-  service("web", "10.99.0.100", "tcp", 80, "nat", false, 0);
+  service("web", "10.99.0.100", "tcp", 80, "nat", false, 0, web_without);
   service("web6", "fd99::100", "tcp", 80, "nat", true, 0);
   service("direct", "10.99.0.101", "tcp", 80, "dsr", false, 0);
   service("echo", "10.99.0.102", "udp", 7000, "nat", false, 7007);
@@ -190,6 +195,45 @@ TEST_F(LbE2E, UdpRequestAndResponse) {
   }
   EXPECT_EQ(answered, 30);
   EXPECT_GE(backends.size(), 2u) << "datagrams from different source ports spread";
+}
+
+// A keep-alive connection stays on its backend while another backend is removed (SIGHUP with a
+// changed file); new connections then avoid the removed backend; an invalid file changes nothing.
+TEST_F(LbE2E, ConfigurationChangesKeepEstablishedConnections) {
+  const std::filesystem::path dir = topology_->run_dir() / "reload";
+  std::filesystem::create_directories(dir);
+  for (int i = 0; i < kBackends; ++i)
+    std::ofstream(dir / ("without-" + std::to_string(i) + ".yaml")) << lb_config(i);
+  const std::string config = topology_->last_config_path().string();
+  CommandResult r = client(
+      "python3 -c \"import http.client, os, shutil, signal, sys, time\n"
+      "c = http.client.HTTPConnection('10.99.0.100', 80, timeout=5)\n"
+      "def get():\n c.request('GET', '/'); return c.getresponse().read().decode().strip()\n"
+      "first = get(); removed = (int(first[-1]) + 1) % 3\n"
+      "shutil.copy('" +
+          (dir / "without-").string() + "%d.yaml' % removed, '" + config +
+          "')\n"
+          "os.kill(" +
+          std::to_string(dataplane_->pid()) +
+          ", signal.SIGHUP); time.sleep(1)\n"
+          "for i in range(10): assert get() == first, 'moved'; time.sleep(0.1)\n"
+          "print(first, 'backend-%d' % removed)\"",
+      60s);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(dataplane_->wait_for_output("reloaded", 10s)) << dataplane_->output();
+  const std::string removed = r.output.substr(r.output.find(' ') + 1, 9);
+  auto pages = fetch_many("http://10.99.0.100/", 30);
+  EXPECT_EQ(pages.count(removed), 0u) << removed << " left the service but got new connections";
+  EXPECT_EQ(pages.size(), 2u);
+
+  std::ofstream(config) << "job: lb\nservices: [{name: broken\n";
+  dataplane_->signal(SIGHUP);
+  ASSERT_TRUE(dataplane_->wait_for_output("reload rejected", 10s)) << dataplane_->output();
+  pages = fetch_many("http://10.99.0.100/", 20);
+  EXPECT_EQ(pages.count(removed), 0u);
+  EXPECT_EQ(pages.count("FAILED"), 0u) << "traffic goes on with the last good configuration";
+  std::ofstream(config) << lb_config();
+  dataplane_->signal(SIGHUP);
 }
 
 TEST_F(LbE2E, PingAndArpOnTheVip) {

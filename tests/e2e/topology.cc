@@ -543,9 +543,9 @@ Process Topology::start_dataplane(const DataplaneOptions& options) {
 Process Topology::start_dataplane_config(const std::string& yaml, const std::string& start_line,
                                          const DataplaneOptions& options) {
   const std::string instance = env("DPDK_INSTANCE") + "-dp" + std::to_string(dataplanes_started_++);
-  const std::filesystem::path path = run_dir() / (instance + ".yaml");
-  std::ofstream(path) << yaml;
-  return launch_dataplane({"--config", path.string()}, instance, start_line, options);
+  last_config_path_ = run_dir() / (instance + ".yaml");
+  std::ofstream(last_config_path_) << yaml;
+  return launch_dataplane({"--config", last_config_path_.string()}, instance, start_line, options);
 }
 
 Process Topology::launch_dataplane(std::vector<std::string> args, const std::string& instance,

@@ -139,6 +139,8 @@ class Topology {
   // set instance or cores: they are added), waiting for the line starting with `start_line`.
   Process start_dataplane_config(const std::string& yaml, const std::string& start_line,
                                  const DataplaneOptions& options = {});
+  // The file the last start_dataplane_config() wrote (rewrite it and send SIGHUP to reload).
+  const std::filesystem::path& last_config_path() const { return last_config_path_; }
 
  private:
   Process launch_dataplane(std::vector<std::string> args, const std::string& instance,
@@ -150,6 +152,7 @@ class Topology {
   std::map<std::string, std::string> env_;
   int slot_ = -1;
   int dataplanes_started_ = 0;
+  std::filesystem::path last_config_path_;
 };
 
 }  // namespace sluice::e2e

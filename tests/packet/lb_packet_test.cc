@@ -9,6 +9,7 @@
 #include "lb_job.h"
 #include "packet_builder.h"
 #include "packet_harness.h"
+#include "snapshot.h"
 
 namespace sluice::test {
 namespace {
@@ -67,16 +68,17 @@ class LbPacketTest : public ::testing::Test {
 
   void build(const lb::LbConfig& c) {
     job_.reset();
-    runtime_.reset();
+    snapshots_.reset();
     outside_ = std::make_unique<RingPort>("outside", pool_.get());
     inside_ = std::make_unique<RingPort>("inside", pool_.get());
-    std::vector<lb::LbPort> ports = {port_info(*outside_, {"10.99.0.2/24", "fd99::2/64"}),
-                                     port_info(*inside_, {"10.99.1.2/24", "fd99:1::2/64"})};
-    out_mac_ = to_mac(ports[0].mac);
-    in_mac_ = to_mac(ports[1].mac);
-    runtime_ = std::make_unique<LbRuntime>(c, ports);
+    ports_ = {port_info(*outside_, {"10.99.0.2/24", "fd99::2/64"}),
+              port_info(*inside_, {"10.99.1.2/24", "fd99:1::2/64"})};
+    out_mac_ = ports_[0].mac;
+    in_mac_ = ports_[1].mac;
+    snapshots_ = std::make_unique<dataplane::SnapshotPublisher<LbRuntime>>(
+        1, std::make_unique<LbRuntime>(c, ports_));
     job_ = std::make_unique<LbJob>(
-        *runtime_, std::vector{outside_->port().egress(0), inside_->port().egress(0)},
+        *snapshots_, std::vector{outside_->port().egress(0), inside_->port().egress(0)},
         lb::LbJobOptions{.flow_table_size = c.flow_table_size,
                          .new_flows_per_second = c.new_flows_per_second});
     counters_ = std::make_unique<dataplane::WorkerCounters>();
@@ -84,7 +86,7 @@ class LbPacketTest : public ::testing::Test {
 
   void TearDown() override {
     job_.reset();
-    runtime_.reset();
+    snapshots_.reset();
     outside_.reset();
     inside_.reset();
     EXPECT_EQ(pool_.available(), pool_.size()) << "mbufs leaked";
@@ -100,12 +102,20 @@ class LbPacketTest : public ::testing::Test {
     for (const char* s : addresses) info.addresses.push_back(*parse_ip_prefix(s));
     return info;
   }
-  static Mac to_mac(const MacAddress& m) { return m; }
+  LbRuntime& runtime() { return *snapshots_->current(); }
+
+  // What the running job would be given by a configuration change. The job runs on this
+  // thread, so it is between passes (offline) while the change is published.
+  void reconfigure(const lb::LbConfig& c) {
+    snapshots_->offline(0);
+    snapshots_->publish(std::make_unique<LbRuntime>(c, ports_, snapshots_->current()));
+    snapshots_->online(0);
+  }
 
   void learn_backends() {
     const char* addrs[] = {"10.99.1.10", "10.99.1.11", "10.99.1.12"};
-    for (int i = 0; i < 3; ++i) runtime_->find_neighbor(ip(addrs[i]))->learn(kBackendMac[i]);
-    runtime_->find_neighbor(ip("fd99:1::10"))->learn(kBackendMac[0]);
+    for (int i = 0; i < 3; ++i) runtime().find_neighbor(ip(addrs[i]))->learn(kBackendMac[i]);
+    runtime().find_neighbor(ip("fd99:1::10"))->learn(kBackendMac[0]);
   }
 
   // Injects frames on a port and runs the job until it is idle.
@@ -120,7 +130,8 @@ class LbPacketTest : public ::testing::Test {
 
   PacketPool pool_;
   std::unique_ptr<RingPort> outside_, inside_;
-  std::unique_ptr<LbRuntime> runtime_;
+  std::vector<lb::LbPort> ports_;
+  std::unique_ptr<dataplane::SnapshotPublisher<LbRuntime>> snapshots_;
   std::unique_ptr<LbJob> job_;
   std::unique_ptr<dataplane::WorkerCounters> counters_;
   Mac out_mac_{}, in_mac_{};
@@ -371,14 +382,77 @@ TEST_F(LbPacketTest, IpipTunnel) {
                         .build());
 }
 
+// Established flows keep their backend when the backend set changes around them; flows of a
+// backend that left are picked again among those that remain.
+TEST_F(LbPacketTest, FlowsKeepTheirBackendAcrossAConfigurationChange) {
+  lb::LbConfig c = config();
+  c.services[1].backends = {{ip("10.99.1.10"), 0, 1}, {ip("10.99.1.11"), 0, 1}};
+  build(c);
+  learn_backends();
+  auto flow_frames = [&](uint8_t tcp) {
+    std::vector<Frame> frames;
+    for (uint16_t i = 0; i < 200; ++i) {
+      frames.push_back(PacketBuilder()
+                           .eth(kClientMac, out_mac_)
+                           .ipv4(v4("198.51.100.2"), v4("10.99.0.101"))
+                           .tcp(static_cast<uint16_t>(30000 + i), 80, tcp)
+                           .build());
+    }
+    return frames;
+  };
+  // The backend (its MAC) of each flow, by the flow's index (its source port). Packets of
+  // different flows may leave in another order than they came (hits go before new flows).
+  auto backend_of_each = [&](const std::vector<Frame>& sent) {
+    std::vector<Mac> macs(sent.size());
+    for (const auto& f : sent) {
+      const size_t flow = static_cast<size_t>((f[34] << 8 | f[35]) - 30000);
+      if (flow < macs.size()) macs[flow] = Mac{f[0], f[1], f[2], f[3], f[4], f[5]};
+    }
+    return macs;
+  };
+  run(*outside_, flow_frames(flags::kSyn));
+  const auto before = backend_of_each(inside_->take_sent());
+  ASSERT_EQ(before.size(), 200u);
+
+  // A third backend joins: no established flow moves.
+  c.services[1].backends.push_back({ip("10.99.1.12"), 0, 1});
+  reconfigure(c);
+  run(*outside_, flow_frames(flags::kAck));
+  EXPECT_EQ(backend_of_each(inside_->take_sent()), before);
+
+  // 10.99.1.11 leaves: its flows move, every other flow stays.
+  c.services[1].backends = {{ip("10.99.1.10"), 0, 1}, {ip("10.99.1.12"), 0, 1}};
+  reconfigure(c);
+  run(*outside_, flow_frames(flags::kAck));
+  const auto after = backend_of_each(inside_->take_sent());
+  ASSERT_EQ(after.size(), 200u);
+  int moved = 0;
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_NE(after[i], kBackendMac[1]) << "flow " << i << " still goes to the backend that left";
+    if (before[i] != kBackendMac[1]) {
+      EXPECT_EQ(after[i], before[i]) << "flow " << i << " moved although its backend stayed";
+    } else {
+      ++moved;
+    }
+  }
+  EXPECT_GT(moved, 50);
+}
+
 TEST_F(LbPacketTest, PacketTooBigReachesTheBackendOwningTheFlow) {
   learn_backends();
   // The backend's reply (VIP:80 -> client:1234) was too big for a router on the way back.
-  const Frame quoted = PacketBuilder().ipv4(v4("10.99.0.101"), v4("10.99.0.1")).tcp(80, 1234, flags::kAck)
-                           .payload(1400).build();
+  const Frame quoted = PacketBuilder()
+                           .ipv4(v4("10.99.0.101"), v4("10.99.0.1"))
+                           .tcp(80, 1234, flags::kAck)
+                           .payload(1400)
+                           .build();
   const std::vector<uint8_t> quote(quoted.begin(), quoted.begin() + 28 + 20);
   auto frag_needed = [&](Mac src, Mac dst) {
-    return PacketBuilder().eth(src, dst).ipv4(v4("192.0.2.254"), v4("10.99.0.101")).icmp(3, 4, 1400).payload(quote)
+    return PacketBuilder()
+        .eth(src, dst)
+        .ipv4(v4("192.0.2.254"), v4("10.99.0.101"))
+        .icmp(3, 4, 1400)
+        .payload(quote)
         .build();
   };
   run(*outside_, {frag_needed(kClientMac, out_mac_)});
