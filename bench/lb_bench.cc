@@ -49,6 +49,7 @@
 
 #include "lb_job.h"
 #include "port.h"
+#include "snapshot.h"
 #include "wire.h"
 
 namespace {
@@ -262,7 +263,7 @@ class RingPorts {
 };
 
 RingPorts* ports = nullptr;
-LbRuntime* runtime = nullptr;
+dataplane::SnapshotPublisher<LbRuntime>* snapshots = nullptr;
 FrameTemplate syn_frames[kModeCount], ack_frames[kModeCount];
 double harness_cycles = 0, wire_cycles = 0;  // cycles/pkt of BM_Harness and BM_Wire, once run
 
@@ -301,7 +302,7 @@ void learn_backends(LbRuntime& rt) {
 }
 
 std::unique_ptr<LbJob> make_job(uint32_t flow_table_size) {
-  return std::make_unique<LbJob>(*runtime,
+  return std::make_unique<LbJob>(*snapshots,
                                  std::vector{ports->outside().egress(0), ports->inside().egress(0)},
                                  LbJobOptions{.flow_table_size = flow_table_size});
 }
@@ -654,11 +655,13 @@ int main(int argc, char** argv) {
   try {
     RingPorts ring_ports;
     ports = &ring_ports;
-    LbRuntime rt(bench_config(), {ring_ports.lb_port(0, "203.0.113.2/24"),
-                                  ring_ports.lb_port(1, "192.168.0.2/16")});
-    learn_backends(rt);
-    runtime = &rt;
-    const uint8_t* outside_mac = rt.ports()[0].mac.data();
+    dataplane::SnapshotPublisher<LbRuntime> published(
+        1, std::make_unique<LbRuntime>(bench_config(),
+                                       std::vector{ring_ports.lb_port(0, "203.0.113.2/24"),
+                                                   ring_ports.lb_port(1, "192.168.0.2/16")}));
+    learn_backends(*published.current());
+    snapshots = &published;
+    const uint8_t* outside_mac = published.current()->ports()[0].mac.data();
     for (int m = 0; m < kModeCount; ++m) {
       syn_frames[m] = FrameTemplate(outside_mac, address(kVips[m]), lb::kTcpFlagSyn);
       ack_frames[m] = FrameTemplate(outside_mac, address(kVips[m]), lb::kTcpFlagAck);
@@ -667,7 +670,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("lcore", std::to_string(rte_lcore_id()));
     benchmark::RunSpecifiedBenchmarks();
     established.reset();
-    runtime = nullptr;
+    snapshots = nullptr;
     ports = nullptr;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lb_bench: %s\n", e.what());
