@@ -1,9 +1,8 @@
 // Signals for the dataplane process. They are blocked in every thread (call block_signals()
-// before EAL creates its threads) and taken synchronously by the main thread, so no work runs in
-// a signal handler.
+// before EAL creates its threads) and taken synchronously by the main thread through a signalfd
+// that its management loop polls beside its other file descriptors, so no work runs in a signal
+// handler.
 #pragma once
-
-#include <chrono>
 
 namespace sluice::dataplane {
 
@@ -11,7 +10,21 @@ enum class SignalEvent { kNone, kStop, kDumpStats };
 
 void block_signals();
 
-// Waits up to `timeout` for SIGINT/SIGTERM (kStop) or SIGUSR1 (kDumpStats).
-SignalEvent wait_for_signal(std::chrono::milliseconds timeout);
+// SIGINT/SIGTERM (kStop) and SIGUSR1 (kDumpStats) as a non-blocking file descriptor. Only
+// meaningful once block_signals() has run.
+class SignalFd {
+ public:
+  SignalFd();  // throws std::system_error
+  ~SignalFd();
+  SignalFd(const SignalFd&) = delete;
+  SignalFd& operator=(const SignalFd&) = delete;
+
+  int fd() const { return fd_; }
+  // Takes every pending signal; kStop wins over kDumpStats. kNone when none was pending.
+  SignalEvent take();
+
+ private:
+  int fd_ = -1;
+};
 
 }  // namespace sluice::dataplane
