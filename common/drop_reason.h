@@ -26,12 +26,13 @@ enum class DropReason : uint8_t {
   kTcpBadHeaderLength,   // TCP data offset below 5 or beyond the payload
   kUdpBadLength,         // UDP length below 8 or beyond the IP payload
   kArpMalformed,         // ARP that is not Ethernet/IPv4 or is cut short
-  kNotForUs,             // for no VIP or own address, and no exception path to hand it to
+  kNotForUs,             // for no VIP or own address, and not for the kernel (or no exception path)
   kNoBackend,            // the service has no backend with weight
   kNeighborUnresolved,   // the next hop's MAC is not known yet (resolution was asked for)
   kNatPortsExhausted,    // no free full-NAT source port for the new flow
   kNoFlow,               // a reply to a full-NAT address that matches no flow
   kTunnelTooBig,         // the encapsulated packet would exceed the egress MTU
+  kExceptionFull,        // for the kernel, but the exception path's ring was full
   kCount,
 };
 
@@ -60,6 +61,7 @@ inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames
     "nat_ports_exhausted",
     "no_flow",
     "tunnel_too_big",
+    "exception_full",
 };
 
 // kCount names "no drop".

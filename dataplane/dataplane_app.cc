@@ -1,19 +1,26 @@
 #include "dataplane_app.h"
 
 #include <fmt/format.h>
+#include <poll.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <new>
+#include <span>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "eal.h"
+#include "exception_path.h"
 #include "lb_job.h"
 #include "lb_stats.h"
 #include "lb_telemetry.h"
@@ -97,29 +104,50 @@ uint16_t common_queues(const std::vector<Port>& ports) {
   return q;
 }
 
-// Runs `workers` until a stop signal, printing counters (`print`) on SIGUSR1 and periodically.
+// The main lcore's management loop. Runs `workers` until a stop signal, printing counters
+// (`print`) on SIGUSR1 and periodically; it sleeps in poll() on the signals and, with an exception
+// path, on its doorbell and TAPs, which it serves.
 template <class Job>
 void serve(const DataplaneConfig& config, Workers<Job>& workers, std::atomic<bool>& stop,
-           const std::function<void()>& print, const std::function<void()>& reload = {}) {
+           const std::function<void()>& print, exception::ExceptionPath* exception = nullptr,
+           const std::function<void()>& reload = {}) {
+  using Clock = std::chrono::steady_clock;
+  SignalFd signals;
+  std::vector<pollfd> fds{{signals.fd(), POLLIN, 0}};
+  if (exception != nullptr) {
+    const std::vector<pollfd> more = exception->poll_fds();
+    fds.insert(fds.end(), more.begin(), more.end());
+  }
   workers.launch();
-  const auto tick = std::chrono::milliseconds(200);
   const auto interval = std::chrono::seconds(config.stats_interval_s);
-  auto next_stats = std::chrono::steady_clock::now() + interval;
+  auto next_stats = Clock::now() + interval;
   for (;;) {
-    const SignalEvent ev = wait_for_signal(tick);
-    if (ev == SignalEvent::kStop) break;
-    if (ev == SignalEvent::kReload) {
+    int timeout_ms = -1;
+    if (config.stats_interval_s != 0) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_stats - Clock::now()).count();
+      timeout_ms = static_cast<int>(std::max<int64_t>(0, left) + 1);
+    }
+    if (exception != nullptr && !exception->ready_to_sleep()) timeout_ms = 0;
+    if (poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
+      // Cannot happen with these descriptors; stop cleanly rather than with workers running.
+      fmt::print(stderr, "sluice-dataplane: poll: {}; stopping\n", std::strerror(errno));
+      break;
+    }
+    if (exception != nullptr) exception->service(std::span(fds).subspan(1));
+    const SignalEvents ev = (fds[0].revents & POLLIN) != 0 ? signals.take() : SignalEvents{};
+    if (ev.stop) break;
+    if (ev.reload) {
       if (reload) {
         reload();
       } else {
         fmt::print(stderr, "sluice-dataplane: SIGHUP: nothing to reload for this job\n");
       }
     }
-    const bool periodic =
-        config.stats_interval_s != 0 && std::chrono::steady_clock::now() >= next_stats;
-    if (ev == SignalEvent::kDumpStats || periodic) {
+    const bool periodic = config.stats_interval_s != 0 && Clock::now() >= next_stats;
+    if (ev.dump_stats || periodic) {
       print();
-      next_stats = std::chrono::steady_clock::now() + interval;
+      next_stats = Clock::now() + interval;
     }
   }
   stop.store(true, std::memory_order_relaxed);
@@ -153,35 +181,107 @@ void run_wire(const DataplaneConfig& config, const std::vector<Port>& ports) {
   serve(config, workers, stop, [&] { print_stats(stdout, ports, workers.views()); });
 }
 
+// One TAP per port, carrying the port's MAC, MTU and addresses.
+std::vector<exception::TapDevice> open_taps(const DataplaneConfig& config,
+                                            const lb::LbRuntime& runtime, const std::string& base) {
+  const std::vector<std::string> names = exception::tap_names(base, runtime.ports().size());
+  std::vector<exception::TapDevice> taps;
+  for (size_t i = 0; i < names.size(); ++i) {
+    taps.push_back(exception::TapDevice::open(
+        {names[i], runtime.ports()[i].mac, config.ports[i].mtu, config.ports[i].addresses}));
+    for (const IpPrefix& p : taps.back().skipped_addresses()) {
+      fmt::print(stderr, "note: IPv6 is disabled on {}; {}/{} is not given to the kernel\n",
+                 names[i], format_ip_address(p.address), p.length);
+    }
+  }
+  return taps;
+}
+
+// Full-NAT source ports. When the kernel holds a NAT address too (it is a port's own address and
+// the exception path gives the port's addresses to the kernel), connections the kernel opens
+// from it (health checks, curl) take ephemeral ports from net.ipv4.ip_local_port_range; a NAT
+// flow on the same port towards the same backend would be the same connection on the wire. The
+// NAT then keeps to the larger range beside the kernel's.
+std::pair<uint16_t, uint16_t> nat_ports(const lb::LbRuntime& runtime, bool exception_path) {
+  constexpr std::pair<uint16_t, uint16_t> kAll{1024, 65535};
+  if (!exception_path) return kAll;
+  const IpAddress* shared = nullptr;
+  for (const auto& a : runtime.nat_addresses()) {
+    if (runtime.is_port_address(a)) {
+      shared = &a;
+      break;
+    }
+  }
+  if (shared == nullptr) return kAll;
+  unsigned lo = 32768, hi = 60999;  // Linux's defaults
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> lo >> hi;
+  const unsigned below = lo > 1024 ? lo - 1024 : 0;
+  const unsigned above = hi < 65535 ? 65535 - hi : 0;
+  constexpr unsigned kEnough = 1024;
+  if (std::max(below, above) < kEnough) {
+    fmt::print(stderr,
+               "warning: the kernel's ephemeral ports {}-{} leave no room for full-NAT ports on "
+               "{}; the kernel's own connections from it may collide with NAT flows\n",
+               lo, hi, format_ip_address(*shared));
+    return kAll;
+  }
+  const std::pair<uint16_t, uint16_t> range =
+      below >= above ? std::pair<uint16_t, uint16_t>{1024, static_cast<uint16_t>(lo - 1)}
+                     : std::pair<uint16_t, uint16_t>{static_cast<uint16_t>(hi + 1), 65535};
+  fmt::print("note: full-NAT source ports {}-{}: {} is also the kernel's, which keeps {}-{}\n",
+             range.first, range.second, format_ip_address(*shared), lo, hi);
+  return range;
+}
+
 void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
-            const LbConfigLoader& reload_lb, const std::vector<Port>& ports) {
+            const LbConfigLoader& reload_lb, const std::vector<Port>& ports, rte_mempool* pool) {
   const std::vector<lb::LbPort> lb_port_list = lb_ports(config, ports);
   const uint16_t queues = common_queues(ports);
   const auto worker_count =
       static_cast<uint16_t>(std::min<size_t>(queues, config.cores.workers.size()));
   SnapshotPublisher<lb::LbRuntime> snapshots(
       worker_count, std::make_unique<lb::LbRuntime>(lb_config, lb_port_list));
+  const lb::LbRuntime& first = *snapshots.current();
+  std::unique_ptr<exception::ExceptionRings> rings;
+  std::unique_ptr<exception::ExceptionPath> exception_path;
+  if (!lb_config.exception_interface.empty()) {
+    rings = std::make_unique<exception::ExceptionRings>("lb");
+    exception_path = std::make_unique<exception::ExceptionPath>(
+        *rings, open_taps(config, first, lb_config.exception_interface), pool);
+  }
+  const std::pair<uint16_t, uint16_t> nat = nat_ports(first, rings != nullptr);
   std::atomic<bool> stop{false};
   Workers<lb::LbJob> workers(config.cores.workers, queues, stop, [&](uint16_t q) {
     std::vector<EgressQueue> egress;
     for (const auto& p : ports) egress.push_back(p.egress(q));
+    // Worker 0 also sends what the kernel sends, on its own queue.
     return lb::LbJob(snapshots, egress,
                      {.queue = q,
                       .worker_index = q,
                       .worker_count = worker_count,
                       .flow_table_size = lb_config.flow_table_size,
-                      .new_flows_per_second = lb_config.new_flows_per_second});
+                      .new_flows_per_second = lb_config.new_flows_per_second,
+                      .first_nat_port = nat.first,
+                      .last_nat_port = nat.second,
+                      .exception = rings ? rings->channel(q == 0) : exception::ExceptionChannel{}});
   });
   const lb::LbTelemetry telemetry(snapshots, workers.jobs());
-  fmt::print("sluice-dataplane: lb with {} service(s) on {} port(s), {} worker(s)\n",
-             snapshots.current()->services().size(), ports.size(), workers.views().size());
+  std::string taps;
+  if (exception_path) {
+    for (const auto& t : exception_path->taps()) taps += (taps.empty() ? "" : ", ") + t.name();
+  }
+  fmt::print("sluice-dataplane: lb with {} service(s) on {} port(s), {} worker(s){}\n",
+             first.services().size(), ports.size(), workers.views().size(),
+             taps.empty() ? "" : ", exception path on " + taps);
   std::fflush(stdout);
   auto print = [&] {
     print_stats(stdout, ports, workers.views());
     const auto jobs = workers.jobs();
     snapshots.read([&](const lb::LbRuntime& rt) { lb::print_lb_stats(stdout, rt, jobs); });
+    if (exception_path) exception_path->print_stats(stdout);
   };
-  // Services and backends change on SIGHUP; ports, cores and table sizes stay as started.
+  // Services and backends change on SIGHUP; ports, cores, table sizes and the exception path stay
+  // as started.
   auto reload = [&] {
     if (!reload_lb) {
       fmt::print(stderr, "sluice-dataplane: SIGHUP: no configuration file to reload\n");
@@ -203,7 +303,7 @@ void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
     std::fflush(stdout);
     std::fflush(stderr);
   };
-  serve(config, workers, stop, print, reload);
+  serve(config, workers, stop, print, exception_path.get(), reload);
 }
 
 }  // namespace
@@ -216,7 +316,11 @@ int run_dataplane(const DataplaneConfig& config, const lb::LbConfig& lb_config,
   EalSession eal(build_eal_args(config, host, program));
 
   const auto queues = static_cast<uint16_t>(config.cores.workers.size());
-  const unsigned mbufs = config.mbufs ? config.mbufs : mbufs_needed(config, queues);
+  const bool exception_path = config.job == Job::kLb && !lb_config.exception_interface.empty();
+  const unsigned mbufs = config.mbufs
+                             ? config.mbufs
+                             : mbufs_needed(config, queues) +
+                                   (exception_path ? exception::ExceptionRings::capacity() : 0);
   rte_mempool* pool = create_packet_pool("sluice_pkts", mbufs, static_cast<int>(rte_socket_id()),
                                          pool_layout(config, huge));
   std::vector<Port> ports = start_ports(config, queues, pool);
@@ -226,7 +330,7 @@ int run_dataplane(const DataplaneConfig& config, const lb::LbConfig& lb_config,
       run_wire(config, ports);
       break;
     case Job::kLb:
-      run_lb(config, lb_config, reload_lb, ports);
+      run_lb(config, lb_config, reload_lb, ports, pool);
       break;
   }
   stop_ports(ports);

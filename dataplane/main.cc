@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "dataplane_app.h"
+#include "exception_path.h"
 #include "lb_config.h"
 #include "yaml_field.h"
 
@@ -68,7 +69,11 @@ int main(int argc, char** argv) {
     if (!instance.empty()) config.instance = instance;
     if (stats_interval) config.stats_interval_s = *stats_interval;
     validate_config(config);
-    if (config.job == Job::kLb) sluice::lb::validate_lb_config(lb_config);
+    if (config.job == Job::kLb) {
+      sluice::lb::validate_lb_config(lb_config);
+      if (!lb_config.exception_interface.empty())
+        sluice::exception::tap_names(lb_config.exception_interface, config.ports.size());
+    }
     if (check_only) {
       fmt::print("configuration is valid\n");
       return 0;

@@ -2,9 +2,11 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
+#include <system_error>
 
 namespace sluice::dataplane {
 namespace {
@@ -26,16 +28,25 @@ void block_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-SignalEvent wait_for_signal(std::chrono::milliseconds timeout) {
-  sigset_t set = handled_signals();
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  ts.tv_nsec = static_cast<long>(timeout.count() % 1000) * 1000000L;
-  int sig = sigtimedwait(&set, nullptr, &ts);
-  if (sig == SIGINT || sig == SIGTERM) return SignalEvent::kStop;
-  if (sig == SIGUSR1) return SignalEvent::kDumpStats;
-  if (sig == SIGHUP) return SignalEvent::kReload;
-  return SignalEvent::kNone;
+SignalFd::SignalFd() {
+  const sigset_t set = handled_signals();
+  fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
+}
+
+SignalFd::~SignalFd() {
+  close(fd_);
+}
+
+SignalEvents SignalFd::take() {
+  SignalEvents ev;
+  signalfd_siginfo info;
+  while (read(fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    ev.stop = ev.stop || info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM;
+    ev.dump_stats = ev.dump_stats || info.ssi_signo == SIGUSR1;
+    ev.reload = ev.reload || info.ssi_signo == SIGHUP;
+  }
+  return ev;
 }
 
 }  // namespace sluice::dataplane

@@ -3,6 +3,9 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "encap.h"
 #include "icmp_error.h"
 #include "rewrite.h"
@@ -19,7 +22,6 @@ constexpr uint32_t kFlowHashSeed = 0x5eed5eed;
 constexpr uint32_t kExpireBucketsPerPass = 4;
 constexpr uint32_t kNeighborRequestIntervalMs = 1000;
 constexpr unsigned kNatPortAttempts = 16;
-constexpr uint16_t kFirstNatPort = 1024;
 constexpr uint32_t kPeerRefreshMs = 1000;
 
 // CRC32 is linear: keys that differ only in a counting field (clients' ephemeral ports) give
@@ -72,8 +74,10 @@ LbJob::LbJob(dataplane::SnapshotPublisher<LbRuntime>& snapshots,
       service_counters_(kMaxServiceIds),
       backend_counters_(kMaxBackendIds) {
   snapshots_.online(options.worker_index);
-  nat_port_count_ = static_cast<uint16_t>((65536u - kFirstNatPort) / options.worker_count);
-  nat_port_base_ = static_cast<uint16_t>(kFirstNatPort + options.worker_index * nat_port_count_);
+  const unsigned nat_ports = options.last_nat_port + 1u - options.first_nat_port;
+  nat_port_count_ = static_cast<uint16_t>(std::max(1u, nat_ports / options.worker_count));
+  nat_port_base_ =
+      static_cast<uint16_t>(options.first_nat_port + options.worker_index * nat_port_count_);
 }
 
 LbJob::~LbJob() {
@@ -92,6 +96,7 @@ uint32_t LbJob::poll(WorkerCounters& counters) {
     process(p, pkts, n, counters);
     received += n;
   }
+  if (options_.exception.from_kernel != nullptr) received += transmit_from_kernel(counters);
   flows_.expire_some(now_ms_, kExpireBucketsPerPass);
   core_.active_flows.set(flows_.active());
   snapshots_.quiescent(options_.worker_index);
@@ -101,6 +106,48 @@ uint32_t LbJob::poll(WorkerCounters& counters) {
 void LbJob::drop(rte_mbuf* m, PortCounters& c, DropReason reason) {
   c.drop(reason);
   rte_pktmbuf_free(m);
+}
+
+bool LbJob::to_kernel(uint16_t pi, rte_mbuf* m) {
+  if (!options_.exception.enabled()) return false;
+  const uint8_t* dst_mac = rte_pktmbuf_mtod(m, const uint8_t*);
+  if ((dst_mac[0] & 1) == 0 && std::memcmp(dst_mac, rt_->ports()[pi].mac.data(), 6) != 0) {
+    return false;  // unicast to another host: the port is promiscuous, the kernel's TAP is not
+  }
+  m->port = pi;
+  to_kernel_[to_kernel_n_++] = m;
+  return true;
+}
+
+void LbJob::flush_to_kernel(PortCounters& in) {
+  const uint16_t n = to_kernel_n_;
+  to_kernel_n_ = 0;
+  const uint16_t sent = options_.exception.send(to_kernel_, n);
+  core_.to_kernel.add(sent);
+  if (sent < n) [[unlikely]] {
+    rte_pktmbuf_free_bulk(to_kernel_ + sent, n - sent);
+    in.drop(DropReason::kExceptionFull, n - sent);
+    core_.exception_drops.add(n - sent);
+  }
+}
+
+uint16_t LbJob::transmit_from_kernel(WorkerCounters& counters) {
+  rte_mbuf* pkts[kBurstSize];
+  const uint16_t n = options_.exception.receive(pkts, kBurstSize);
+  if (n == 0) return 0;
+  uint16_t staged = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (pkts[i]->port < staged_.size()) [[likely]] {
+      stage(pkts[i]->port, pkts[i]);
+      ++staged;
+    } else {
+      rte_pktmbuf_free(pkts[i]);
+      core_.exception_drops.inc();
+    }
+  }
+  core_.from_kernel.add(staged);
+  flush(counters);
+  return n;
 }
 
 void LbJob::flush(WorkerCounters& counters) {
@@ -114,6 +161,7 @@ void LbJob::flush(WorkerCounters& counters) {
 
 void LbJob::process(uint16_t pi, rte_mbuf** pkts, uint16_t n, WorkerCounters& c) {
   rx_port_id_ = rt_->ports()[pi].id;
+  rx_port_index_ = pi;
   PortCounters& in = c.ports[rx_port_id_];
   parse_burst(pkts, n, meta_);
   lb_n_ = reply_n_ = 0;
@@ -131,7 +179,7 @@ void LbJob::process(uint16_t pi, rte_mbuf** pkts, uint16_t n, WorkerCounters& c)
         handle_arp(pi, m, meta, c);
         continue;
       case PacketKind::kOther:
-        drop(m, in, DropReason::kNotForUs);
+        if (!to_kernel(pi, m)) drop(m, in, DropReason::kNotForUs);
         continue;
       case PacketKind::kIp:
         break;
@@ -149,13 +197,14 @@ void LbJob::process(uint16_t pi, rte_mbuf** pkts, uint16_t n, WorkerCounters& c)
       }
     }
     if (handle_icmp(pi, m, meta, c)) continue;
-    drop(m, in, DropReason::kNotForUs);
+    if (!(kernel_may_want(meta.key.dst) && to_kernel(pi, m))) drop(m, in, DropReason::kNotForUs);
   }
   in.rx_packets.add(n);
   in.rx_bytes.add(bytes);
   if (lb_n_ != 0) forward_services(pi, c);
   if (reply_n_ != 0) forward_replies(c);
   flush(c);
+  if (to_kernel_n_ != 0) flush_to_kernel(in);
 }
 
 void LbJob::handle_arp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, WorkerCounters& c) {
@@ -166,8 +215,9 @@ void LbJob::handle_arp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, WorkerC
     drop(m, c.ports[rt_->ports()[pi].id], DropReason::kNotForUs);
     return;
   }
-  if (arp.op != 1) {  // a reply to one of our requests: learned above
-    rte_pktmbuf_free(m);
+  if (arp.op != 1) {
+    // A reply: learned above, and the kernel's too if it holds the address (it may have asked).
+    if (!(rt_->is_port_address(arp.target_ip) && to_kernel(pi, m))) rte_pktmbuf_free(m);
     return;
   }
   make_arp_reply(frame, meta, rt_->ports()[pi].mac);
@@ -179,7 +229,9 @@ bool LbJob::handle_icmp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, Worker
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
   if (is_packet_too_big(meta) && rt_->owns(meta.key.dst))
     return steer_packet_too_big(pi, m, meta, c);
-  if (is_echo_request(meta) && rt_->owns(meta.key.dst)) {
+  // Pings of a port's own address are the kernel's to answer when it has the exception path.
+  if (is_echo_request(meta) && rt_->owns(meta.key.dst) &&
+      !(options_.exception.enabled() && rt_->is_port_address(meta.key.dst))) {
     make_echo_reply(frame, meta);
     core_.echo_replies.inc();
     stage(pi, m);
@@ -201,8 +253,11 @@ bool LbJob::handle_icmp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, Worker
     return true;
   }
   if (auto na = read_neighbor_advert(frame, meta)) {
-    if (Neighbor* nb = rt_->find_neighbor(na->first)) {
-      nb->learn(na->second);
+    Neighbor* nb = rt_->find_neighbor(na->first);
+    if (nb != nullptr) nb->learn(na->second);
+    // The kernel may have solicited it too.
+    if (kernel_may_want(meta.key.dst) && to_kernel(pi, m)) return true;
+    if (nb != nullptr) {
       rte_pktmbuf_free(m);
       return true;
     }
@@ -433,7 +488,10 @@ void LbJob::forward_replies(WorkerCounters& c) {
     const PacketMeta& meta = meta_[i];
     FlowEntry* r = found[k];
     if (r == nullptr || r->peer == kNoPeer) {
-      drop(m, c.ports[rx_port_id_], DropReason::kNoFlow);
+      // Not a flow of ours: the kernel's own traffic when it holds the address.
+      if (!(rt_->is_port_address(meta.key.dst) && to_kernel(rx_port_index_, m))) {
+        drop(m, c.ports[rx_port_id_], DropReason::kNoFlow);
+      }
       continue;
     }
     FlowEntry* fwd = flows_.at(r->peer);

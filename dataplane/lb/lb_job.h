@@ -2,11 +2,14 @@
 // Per burst: parse; answer ARP, neighbour solicitations and pings for owned addresses; look the
 // flows of packets for services (and of replies to full-NAT addresses) up in this core's flow
 // table in bulk; pick backends for new flows with Maglev; rewrite for the service's mode; send.
+// With an exception path, what is for none of these and may be for the kernel goes to the
+// to-kernel ring, and one worker also sends what the kernel sent (exception_path.h).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "exception_path.h"
 #include "flow_table.h"
 #include "lb_runtime.h"
 #include "packet_parse.h"
@@ -25,9 +28,12 @@ struct LbCoreCounters {
   Counter
       stateless_flows;  // new flows forwarded by Maglev alone (flood, table full, stateless UDP)
   Counter arp_replies, nd_adverts, echo_replies, neighbor_requests;
-  Counter nat_replies;     // backend-to-client packets translated back
-  Counter packet_too_big;  // ICMP too-big messages handed to the backend owning the flow
-  Counter active_flows;    // entries in this core's flow table (a full-NAT flow has two)
+  Counter nat_replies;      // backend-to-client packets translated back
+  Counter packet_too_big;   // ICMP too-big messages handed to the backend owning the flow
+  Counter active_flows;     // entries in this core's flow table (a full-NAT flow has two)
+  Counter to_kernel;        // frames put on the exception path's to-kernel ring
+  Counter from_kernel;      // frames from the kernel sent by this core
+  Counter exception_drops;  // frames for the kernel refused by a full ring
 };
 
 struct LbJobOptions {
@@ -36,6 +42,13 @@ struct LbJobOptions {
   uint16_t worker_count = 1;
   uint32_t flow_table_size = 1u << 20;
   uint32_t new_flows_per_second = 0;  // 0: no limit
+  // Full-NAT source ports, split evenly over the workers. When the kernel holds a NAT address too
+  // (exception path), they must stay clear of the kernel's ephemeral ports.
+  uint16_t first_nat_port = 1024;
+  uint16_t last_nat_port = 65535;
+  // The exception path (none by default: such frames are dropped as not_for_us). The worker
+  // given the from-kernel ring sends the kernel's frames on its queue.
+  exception::ExceptionChannel exception;
 };
 
 class LbJob {
@@ -70,6 +83,17 @@ class LbJob {
   }
   void flush(dataplane::WorkerCounters& counters);
   void drop(rte_mbuf* m, dataplane::PortCounters& c, DropReason reason);
+
+  // Whether the kernel may want an IP packet to `dst`: anything but the addresses that only the
+  // dataplane answers for (VIPs and NAT addresses that are not a port's own).
+  bool kernel_may_want(const IpAddress& dst) const {
+    return !rt_->owns(dst) || rt_->is_port_address(dst);
+  }
+  // Queues `m` for the kernel when there is an exception path and the frame is addressed to the
+  // port (its MAC, broadcast or multicast); false leaves `m` to the caller.
+  bool to_kernel(uint16_t port_index, rte_mbuf* m);
+  void flush_to_kernel(dataplane::PortCounters& in);
+  uint16_t transmit_from_kernel(dataplane::WorkerCounters& counters);
 
   void handle_arp(uint16_t port_index, rte_mbuf* m, const PacketMeta& meta,
                   dataplane::WorkerCounters& c);
@@ -108,7 +132,10 @@ class LbJob {
   uint16_t service_of_[dataplane::kBurstSize];
   uint16_t lb_idx_[dataplane::kBurstSize], reply_idx_[dataplane::kBurstSize];
   uint16_t lb_n_ = 0, reply_n_ = 0;
-  uint16_t rx_port_id_ = 0;  // DPDK id of the port the burst came from
+  uint16_t rx_port_id_ = 0;     // DPDK id of the port the burst came from
+  uint16_t rx_port_index_ = 0;  // and its index
+  rte_mbuf* to_kernel_[dataplane::kBurstSize];
+  uint16_t to_kernel_n_ = 0;
   std::vector<Staged> staged_;
   std::vector<TrafficCounters> service_counters_, backend_counters_;
 };

@@ -92,8 +92,10 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
   std::sort(neighbor_index_.begin(), neighbor_index_.end());
 
   for (const auto& p : ports_) {
-    for (const auto& prefix : p.addresses) owned_.push_back(prefix.address);
+    for (const auto& prefix : p.addresses) port_addresses_.push_back(prefix.address);
   }
+  std::sort(port_addresses_.begin(), port_addresses_.end());
+  owned_ = port_addresses_;
   for (const auto& s : services_) owned_.push_back(s.vip);
   owned_.insert(owned_.end(), nat_addresses_.begin(), nat_addresses_.end());
   std::sort(owned_.begin(), owned_.end());
@@ -168,6 +170,10 @@ Neighbor* LbRuntime::find_neighbor(const IpAddress& a) {
 
 bool LbRuntime::owns(const IpAddress& a) const {
   return std::binary_search(owned_.begin(), owned_.end(), a);
+}
+
+bool LbRuntime::is_port_address(const IpAddress& a) const {
+  return std::binary_search(port_addresses_.begin(), port_addresses_.end(), a);
 }
 
 int LbRuntime::nat_address_index(const IpAddress& a) const {

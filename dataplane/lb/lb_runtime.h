@@ -109,6 +109,8 @@ class LbRuntime {
 
   // Addresses the appliance answers ARP/ND and ping for: its own, the VIPs, the NAT addresses.
   bool owns(const IpAddress& a) const;
+  // One of the ports' own addresses: what the kernel holds on the exception path's TAPs.
+  bool is_port_address(const IpAddress& a) const;
   // The index of a full-NAT source address, or -1.
   int nat_address_index(const IpAddress& a) const;
   // The index into ports() of the port with this DPDK id, or -1.
@@ -131,7 +133,8 @@ class LbRuntime {
   std::vector<LbPort> ports_;
   std::vector<IpAddress> nat_addresses_;
   std::vector<IpAddress> tunnel_sources_;
-  std::vector<IpAddress> owned_;  // sorted
+  std::vector<IpAddress> owned_;           // sorted
+  std::vector<IpAddress> port_addresses_;  // sorted
   std::unique_ptr<Neighbor[]> neighbors_;
   uint32_t neighbor_count_ = 0;
   std::vector<std::pair<IpAddress, uint32_t>> neighbor_index_;  // sorted by address

@@ -50,15 +50,16 @@ void print_lb_stats(std::FILE* out, const LbRuntime& rt, std::span<const LbJob* 
                  b.packets, b.bytes, b.new_flows, backend.weight);
     }
   }
-  fmt::print(out, "{:<12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12}\n", "lb core",
-             "active_flows", "stateless", "arp_reply", "nd_advert", "echo", "nb_request",
-             "nat_replies");
+  fmt::print(out, "{:<12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10} {:>11} {:>9}\n",
+             "lb core", "active_flows", "stateless", "arp_reply", "nd_advert", "echo", "nb_request",
+             "nat_replies", "to_kernel", "from_kernel", "exc_drops");
   for (size_t i = 0; i < jobs.size(); ++i) {
     const LbCoreCounters& c = jobs[i]->core_counters();
-    fmt::print(out, "{:<12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12}\n",
+    fmt::print(out, "{:<12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10} {:>11} {:>9}\n",
                fmt::format("worker {}", i), c.active_flows.get(), c.stateless_flows.get(),
                c.arp_replies.get(), c.nd_adverts.get(), c.echo_replies.get(),
-               c.neighbor_requests.get(), c.nat_replies.get());
+               c.neighbor_requests.get(), c.nat_replies.get(), c.to_kernel.get(),
+               c.from_kernel.get(), c.exception_drops.get());
   }
   std::fflush(out);
 }

@@ -1,6 +1,6 @@
 // The balancer's counters as tables: per service and per backend (packets, bytes, new flows),
-// per core (active flows, stateless flows, control replies). Summed over the workers' jobs;
-// safe to call from any thread while they run.
+// per core (active flows, stateless flows, control replies, exception path). Summed over the
+// workers' jobs; safe to call from any thread while they run.
 #pragma once
 
 #include <cstdio>

@@ -1,7 +1,9 @@
 // sluice-dataplane as a one-arm L4 balancer: a client, the balancer's port and three backends
 // running nginx on one L2 segment (the "lan" layout). Real kernels on both sides: TCP through a
 // full-NAT VIP (IPv4 and IPv6), a bulk stream, DSR with the VIP on the backends' loopback, and
-// UDP request/response.
+// UDP request/response. The exception path is on: the lb namespace's kernel holds the port's
+// addresses on a TAP and answers pings of them, serves HTTP on them and reaches the backends
+// (as a health check does), all through the dataplane's port.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -31,6 +33,7 @@ std::string lb_config(int web_without = -1) {
        "lb:\n"
        "  flow_table_size: 65536\n"
        "  nat_addresses: [10.99.0.2, \"fd99::2\"]\n"
+       "  exception_interface: sl-exc\n"
        "services:\n";
   auto service = [&](const char* name, const char* vip, const char* proto, int port,
                      const char* mode, bool v6, int backend_port, int without = -1) {
@@ -106,6 +109,36 @@ class LbE2E : public ::testing::Test {
 
   CommandResult client(const std::string& command, std::chrono::milliseconds timeout = 60s) {
     return topology_->run_in(topology_->client_ns(), command, timeout);
+  }
+
+  CommandResult lb_kernel(const std::string& command, std::chrono::milliseconds timeout = 30s) {
+    return topology_->run_in(topology_->lb_ns(), command, timeout);
+  }
+
+  // A counter of the lb namespace's kernel from /proc/net/snmp or /proc/net/snmp6 (`file`),
+  // e.g. ("snmp", "Icmp", "OutEchoReps") or ("snmp6", "", "Icmp6OutEchoReplies").
+  uint64_t kernel_counter(const std::string& file, const std::string& group,
+                          const std::string& name) {
+    CommandResult r = lb_kernel("cat /proc/net/" + file, 5s);
+    std::istringstream lines(r.output);
+    if (group.empty()) {  // snmp6: "name value" per line
+      std::string key;
+      uint64_t value = 0;
+      while (lines >> key >> value) {
+        if (key == name) return value;
+      }
+      return UINT64_MAX;
+    }
+    // snmp: a line of names then a line of values, both starting with "<group>:".
+    for (std::string names, values; std::getline(lines, names) && std::getline(lines, values);) {
+      if (names.rfind(group + ":", 0) != 0) continue;
+      std::istringstream n(names), v(values);
+      std::string key, value;
+      while (n >> key && v >> value) {
+        if (key == name) return std::stoull(value);
+      }
+    }
+    return UINT64_MAX;
   }
 
   // Fetches `url` `n` times, each on a new connection; returns how often each page came back.
@@ -241,6 +274,49 @@ TEST_F(LbE2E, PingAndArpOnTheVip) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   CommandResult r6 = client("ping -6 -n -c 3 -i 0.2 -W 2 -w 10 fd99::100", 15s);
   EXPECT_EQ(r6.exit_code, 0) << r6.output;
+}
+
+TEST_F(LbE2E, PingOfThePortAddressIsAnsweredByTheKernel) {
+  const uint64_t before = kernel_counter("snmp", "Icmp", "OutEchoReps");
+  CommandResult r = client("ping -n -c 3 -i 0.2 -W 2 -w 10 10.99.0.2", 15s);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("DUP"), std::string::npos) << "one answer per ping: " << r.output;
+  EXPECT_EQ(kernel_counter("snmp", "Icmp", "OutEchoReps"), before + 3)
+      << "the kernel answered, not the dataplane";
+
+  const uint64_t before6 = kernel_counter("snmp6", "", "Icmp6OutEchoReplies");
+  CommandResult r6 = client("ping -6 -n -c 3 -i 0.2 -W 2 -w 10 fd99::2", 15s);
+  EXPECT_EQ(r6.exit_code, 0) << r6.output;
+  EXPECT_EQ(kernel_counter("snmp6", "", "Icmp6OutEchoReplies"), before6 + 3);
+}
+
+TEST_F(LbE2E, HttpServerOnThePortAddress) {
+  const std::filesystem::path root = topology_->run_dir() / "lb-www";
+  std::filesystem::create_directories(root);
+  std::ofstream(root / "hello.txt") << "served by the balancer's kernel\n";
+  Process server = topology_->spawn_in(topology_->lb_ns(),
+                                       {"python3", "-u", "-m", "http.server", "8000", "--bind",
+                                        "10.99.0.2", "--directory", root.string()},
+                                       "lb-http");
+  ASSERT_TRUE(server.wait_for_output("Serving HTTP", 10s)) << server.output();
+  CommandResult r = client("curl -sS --max-time 10 http://10.99.0.2:8000/hello.txt", 30s);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "served by the balancer's kernel\n");
+  // Several connections in a row, while NAT flows use the same address.
+  std::map<std::string, int> pages = fetch_many("http://10.99.0.2:8000/hello.txt", 10);
+  EXPECT_EQ(pages["served by the balancer's kernel"], 10);
+}
+
+TEST_F(LbE2E, KernelReachesTheBackendsThroughThePort) {
+  for (int i = 0; i < kBackends; ++i) {
+    CommandResult r = lb_kernel("curl -sS --max-time 10 http://" + topology_->backend_ip(i) + "/");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output, "backend-" + std::to_string(i) + "\n");
+  }
+  CommandResult r6 =
+      lb_kernel("curl -sS --max-time 10 'http://[" + topology_->backend_ip6(0) + "]/'");
+  EXPECT_EQ(r6.exit_code, 0) << r6.output;
+  EXPECT_EQ(r6.output, "backend-0\n");
 }
 
 }  // namespace

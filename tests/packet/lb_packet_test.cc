@@ -1,10 +1,14 @@
 // Golden packet cases for the L4 balancer job on net_ring ports: an "outside" port facing clients
 // and an "inside" port facing backends. Each test injects frames, runs the job until idle, and
-// compares what left each port with frames built independently.
+// compares what left each port with frames built independently. With an exception path, what the
+// job puts on the to-kernel ring is compared too, and frames put on the from-kernel ring must
+// leave by their port.
 #include <gtest/gtest.h>
 #include <rte_ethdev.h>
+#include <unistd.h>
 
 #include <memory>
+#include <utility>
 
 #include "lb_job.h"
 #include "packet_builder.h"
@@ -66,27 +70,36 @@ class LbPacketTest : public ::testing::Test {
  protected:
   void SetUp() override { build(config()); }
 
-  void build(const lb::LbConfig& c) {
+  // `exception`: give the job an exception path whose rings hold `ring_size` - 1 frames.
+  void build(const lb::LbConfig& c, bool exception = false, unsigned ring_size = 64) {
     job_.reset();
     snapshots_.reset();
+    rings_.reset();
     outside_ = std::make_unique<RingPort>("outside", pool_.get());
     inside_ = std::make_unique<RingPort>("inside", pool_.get());
     ports_ = {port_info(*outside_, {"10.99.0.2/24", "fd99::2/64"}),
               port_info(*inside_, {"10.99.1.2/24", "fd99:1::2/64"})};
     out_mac_ = ports_[0].mac;
     in_mac_ = ports_[1].mac;
+    // Two readers: some tests run a second worker's job beside the first.
     snapshots_ = std::make_unique<dataplane::SnapshotPublisher<LbRuntime>>(
-        1, std::make_unique<LbRuntime>(c, ports_));
+        2, std::make_unique<LbRuntime>(c, ports_));
+    if (exception) {
+      rings_ = std::make_unique<exception::ExceptionRings>("pkt", ring_size, ring_size);
+    }
     job_ = std::make_unique<LbJob>(
         *snapshots_, std::vector{outside_->port().egress(0), inside_->port().egress(0)},
-        lb::LbJobOptions{.flow_table_size = c.flow_table_size,
-                         .new_flows_per_second = c.new_flows_per_second});
+        lb::LbJobOptions{
+            .flow_table_size = c.flow_table_size,
+            .new_flows_per_second = c.new_flows_per_second,
+            .exception = rings_ ? rings_->channel(true) : exception::ExceptionChannel{}});
     counters_ = std::make_unique<dataplane::WorkerCounters>();
   }
 
   void TearDown() override {
     job_.reset();
     snapshots_.reset();
+    rings_.reset();
     outside_.reset();
     inside_.reset();
     EXPECT_EQ(pool_.available(), pool_.size()) << "mbufs leaked";
@@ -128,10 +141,30 @@ class LbPacketTest : public ::testing::Test {
     return counters_->ports[port.port().id].drops[static_cast<size_t>(r)].get();
   }
 
+  // Takes every frame on the to-kernel ring: (port index, frame).
+  std::vector<std::pair<uint16_t, Frame>> take_to_kernel() {
+    std::vector<std::pair<uint16_t, Frame>> out;
+    void* m = nullptr;
+    while (rte_ring_dequeue(rings_->to_kernel(), &m) == 0) {
+      auto* mbuf = static_cast<rte_mbuf*>(m);
+      out.emplace_back(mbuf->port, to_frame(mbuf));
+      rte_pktmbuf_free(mbuf);
+    }
+    return out;
+  }
+
+  // Puts `frame` on the from-kernel ring, as the main lcore does with what a TAP gave it.
+  void from_kernel(uint16_t port_index, const Frame& frame) {
+    rte_mbuf* m = pool_.make(frame);
+    m->port = port_index;
+    ASSERT_EQ(rte_ring_enqueue(rings_->from_kernel(), m), 0);
+  }
+
   PacketPool pool_;
   std::unique_ptr<RingPort> outside_, inside_;
   std::vector<lb::LbPort> ports_;
   std::unique_ptr<dataplane::SnapshotPublisher<LbRuntime>> snapshots_;
+  std::unique_ptr<exception::ExceptionRings> rings_;
   std::unique_ptr<LbJob> job_;
   std::unique_ptr<dataplane::WorkerCounters> counters_;
   Mac out_mac_{}, in_mac_{};
@@ -557,6 +590,320 @@ TEST_F(LbPacketTest, FlowsSpreadOverBackendsAndStickToThem) {
   }
   EXPECT_GT(per_backend["10.99.1.10"], 100) << "256 flows from consecutive source ports";
   EXPECT_GT(per_backend["10.99.1.11"], 100);
+}
+
+TEST_F(LbPacketTest, WithoutExceptionPathPingOfOwnAddressIsAnsweredAndTheRestDropped) {
+  run(*outside_, {PacketBuilder()
+                      .eth(kClientMac, out_mac_)
+                      .ipv4(v4("10.99.0.1"), v4("10.99.0.2"))
+                      .icmp(8, 0, 0x00090001)
+                      .payload(8)
+                      .build(),
+                  PacketBuilder()
+                      .eth(kClientMac, out_mac_)
+                      .ipv4(v4("10.99.0.1"), v4("10.99.0.2"))
+                      .tcp(40000, 22, flags::kSyn)
+                      .build()});
+  auto out = outside_->take_sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], PacketBuilder()
+                        .eth(out_mac_, kClientMac)
+                        .ipv4(v4("10.99.0.2"), v4("10.99.0.1"))
+                        .icmp(0, 0, 0x00090001)
+                        .payload(8)
+                        .build());
+  EXPECT_EQ(drops(*outside_, DropReason::kNotForUs), 1u);
+}
+
+// What the balancer keeps and what goes to the kernel, on the port facing clients.
+TEST_F(LbPacketTest, ExceptionPathTakesWhatIsForTheKernel) {
+  build(config(), true);
+  const Mac other_host = mac("02:00:00:00:00:99");
+  const Ipv6Addr link_local = ipv6("fe80::1");
+  auto ns = [&](const char* target_text) {
+    const Ipv6Addr target = ipv6(target_text);
+    std::vector<uint8_t> body(target.begin(), target.end());
+    for (uint8_t b : {1, 1, 2, 0, 0, 0, 0, 0xc1}) body.push_back(b);
+    return PacketBuilder()
+        .eth(kClientMac, mac("33:33:ff:00:00:01"))
+        .ipv6(ipv6("fd99::1"), ipv6("ff02::1:ff00:1"), 255)
+        .icmp6(135, 0)
+        .payload(body)
+        .build();
+  };
+  const std::vector<Frame> for_kernel = {
+      // A ping of the port's own address: the kernel answers it.
+      PacketBuilder()
+          .eth(kClientMac, out_mac_)
+          .ipv4(v4("10.99.0.1"), v4("10.99.0.2"))
+          .icmp(8, 0, 0x00070001)
+          .payload(56)
+          .build(),
+      // TCP to the port's address (ssh, a service listener).
+      PacketBuilder()
+          .eth(kClientMac, out_mac_)
+          .ipv4(v4("10.99.0.1"), v4("10.99.0.2"))
+          .tcp(40000, 22, flags::kSyn)
+          .build(),
+      // Broadcast UDP.
+      PacketBuilder()
+          .eth(kClientMac, kBroadcast)
+          .ipv4(v4("10.99.0.1"), v4("10.99.0.255"))
+          .udp(68, 67)
+          .payload(20)
+          .build(),
+      // LLDP: not IP at all.
+      PacketBuilder().eth(kClientMac, mac("01:80:c2:00:00:0e"), 0x88cc).payload(46).build(),
+      // An ARP reply to the port's address: the kernel asked.
+      arp(kClientMac, out_mac_, 2, kClientMac, "10.99.0.1", out_mac_, "10.99.0.2"),
+      // ICMPv6 the balancer does not answer: a router advertisement, a solicitation for an
+      // address the kernel holds (its link-local one), an echo of the port's IPv6 address.
+      PacketBuilder()
+          .eth(kClientMac, mac("33:33:00:00:00:01"))
+          .ipv6(link_local, ipv6("ff02::1"), 255)
+          .icmp6(134, 0, 0x40000708)
+          .payload(8)
+          .build(),
+      ns("fe80::b0"),
+      PacketBuilder()
+          .eth(kClientMac, out_mac_)
+          .ipv6(ipv6("fd99::1"), ipv6("fd99::2"))
+          .icmp6(128, 0, 0x00050001)
+          .payload(16)
+          .build(),
+  };
+  const std::vector<Frame> dropped = {
+      // ARP for an address nobody here owns.
+      arp(kClientMac, kBroadcast, 1, kClientMac, "10.99.0.1", Mac{}, "10.99.0.77"),
+      // Unicast to another host's MAC (the port is promiscuous).
+      PacketBuilder()
+          .eth(kClientMac, other_host)
+          .ipv4(v4("10.99.0.1"), v4("10.99.0.2"))
+          .tcp(40001, 22, flags::kSyn)
+          .build(),
+      // A VIP on a port no service has: the kernel does not hold VIPs.
+      PacketBuilder()
+          .eth(kClientMac, out_mac_)
+          .ipv4(v4("10.99.0.1"), v4("10.99.0.100"))
+          .tcp(40002, 22, flags::kSyn)
+          .build(),
+  };
+  std::vector<Frame> in = for_kernel;
+  in.insert(in.end(), dropped.begin(), dropped.end());
+  // Answered by the balancer itself: ARP and ND for owned addresses, pings of a VIP.
+  in.push_back(arp(kClientMac, kBroadcast, 1, kClientMac, "10.99.0.1", Mac{}, "10.99.0.2"));
+  in.push_back(PacketBuilder()
+                   .eth(kClientMac, out_mac_)
+                   .ipv4(v4("10.99.0.1"), v4("10.99.0.100"))
+                   .icmp(8, 0, 0x00070002)
+                   .payload(56)
+                   .build());
+  in.push_back(ns("fd99::2"));
+  run(*outside_, in);
+
+  auto to_kernel = take_to_kernel();
+  ASSERT_EQ(to_kernel.size(), for_kernel.size());
+  for (size_t i = 0; i < for_kernel.size(); ++i) {
+    EXPECT_EQ(to_kernel[i].first, 0) << "frame " << i << " is from port index 0";
+    EXPECT_EQ(to_kernel[i].second, for_kernel[i]) << "frame " << i << " unchanged";
+  }
+  auto out = outside_->take_sent();
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0], arp(out_mac_, kClientMac, 2, out_mac_, "10.99.0.2", kClientMac, "10.99.0.1"));
+  EXPECT_EQ(out[1], PacketBuilder()
+                        .eth(out_mac_, kClientMac)
+                        .ipv4(v4("10.99.0.100"), v4("10.99.0.1"), 64)
+                        .icmp(0, 0, 0x00070002)
+                        .payload(56)
+                        .build());
+  EXPECT_EQ(out[2][12], 0x86);  // the neighbour advertisement for fd99::2
+  EXPECT_EQ(out[2][54], 136);
+  EXPECT_TRUE(inside_->take_sent().empty());
+  EXPECT_EQ(drops(*outside_, DropReason::kNotForUs), dropped.size());
+  EXPECT_EQ(job_->core_counters().to_kernel.get(), for_kernel.size());
+  EXPECT_EQ(job_->core_counters().echo_replies.get(), 1u) << "the VIP's ping only";
+}
+
+// On the port facing backends, whose address is also the full-NAT source: replies of NAT flows
+// are translated back, anything else to that address is the kernel's (its health checks).
+TEST_F(LbPacketTest, ExceptionPathGetsTheKernelsTrafficOnANatAddress) {
+  build(config(), true);
+  learn_backends();
+  run(*outside_, {PacketBuilder()
+                      .eth(kClientMac, out_mac_)
+                      .ipv4(v4("198.51.100.7"), v4("10.99.0.100"))
+                      .tcp(40001, 80, flags::kSyn)
+                      .build()});
+  auto to_backend = inside_->take_sent();
+  ASSERT_EQ(to_backend.size(), 1u);
+  lb::PacketMeta m;
+  ASSERT_EQ(lb::parse_frame(to_backend[0].data(), static_cast<uint32_t>(to_backend[0].size()),
+                            static_cast<uint32_t>(to_backend[0].size()), false, m),
+            lb::PacketKind::kIp);
+  const uint16_t nat_port = m.key.src_port;
+  const bool to_b0 = m.key.dst == ip("10.99.1.10");
+  const char* backend = to_b0 ? "10.99.1.10" : "10.99.1.11";
+  const Mac backend_mac = kBackendMac[to_b0 ? 0 : 1];
+
+  const Frame flow_reply = PacketBuilder()
+                               .eth(backend_mac, in_mac_)
+                               .ipv4(v4(backend), v4("10.99.1.2"))
+                               .tcp(80, nat_port, flags::kSyn | flags::kAck)
+                               .build();
+  const Frame kernel_reply =
+      PacketBuilder()
+          .eth(backend_mac, in_mac_)
+          .ipv4(v4(backend), v4("10.99.1.2"))
+          .tcp(80, static_cast<uint16_t>(nat_port + 1), flags::kSyn | flags::kAck)
+          .build();
+  const Frame kernel_reply6 = PacketBuilder()
+                                  .eth(kBackendMac[0], in_mac_)
+                                  .ipv6(ipv6("fd99:1::10"), ipv6("fd99:1::2"))
+                                  .udp(53, 40000)
+                                  .build();
+  run(*inside_, {flow_reply, kernel_reply, kernel_reply6});
+  EXPECT_EQ(outside_->take_sent().size(), 1u) << "the flow's reply reaches the client";
+  auto to_kernel = take_to_kernel();
+  ASSERT_EQ(to_kernel.size(), 2u);
+  EXPECT_EQ(to_kernel[0], std::make_pair(uint16_t{1}, kernel_reply));
+  EXPECT_EQ(to_kernel[1], std::make_pair(uint16_t{1}, kernel_reply6));
+  EXPECT_EQ(drops(*inside_, DropReason::kNoFlow), 0u);
+}
+
+// A NAT address the kernel does not hold: replies without a flow are still dropped.
+TEST_F(LbPacketTest, ExceptionPathLeavesNatAddressesTheKernelLacks) {
+  lb::LbConfig c = config();
+  c.nat_addresses = {ip("10.99.1.3"), ip("fd99:1::2")};
+  build(c, true);
+  run(*inside_, {PacketBuilder()
+                     .eth(kBackendMac[0], in_mac_)
+                     .ipv4(v4("10.99.1.10"), v4("10.99.1.3"))
+                     .tcp(80, 3333, flags::kAck)
+                     .build(),
+                 PacketBuilder()
+                     .eth(kBackendMac[0], in_mac_)
+                     .ipv4(v4("10.99.1.10"), v4("10.99.1.3"))
+                     .icmp(8, 0, 0x00010001)
+                     .build()});
+  EXPECT_TRUE(take_to_kernel().empty());
+  EXPECT_EQ(drops(*inside_, DropReason::kNoFlow), 1u);
+  auto out = inside_->take_sent();
+  ASSERT_EQ(out.size(), 1u) << "the NAT address answers pings itself";
+}
+
+TEST_F(LbPacketTest, NeighborRepliesAreLearnedAndGivenToTheKernel) {
+  build(config(), true);
+  const Frame arp_reply =
+      arp(kBackendMac[1], in_mac_, 2, kBackendMac[1], "10.99.1.11", in_mac_, "10.99.1.2");
+  const Ipv6Addr target = ipv6("fd99:1::10");
+  std::vector<uint8_t> na_body(target.begin(), target.end());
+  na_body.push_back(2);
+  na_body.push_back(1);
+  for (uint8_t b : kBackendMac[0]) na_body.push_back(b);
+  const Frame na = PacketBuilder()
+                       .eth(kBackendMac[0], in_mac_)
+                       .ipv6(target, ipv6("fd99:1::2"), 255)
+                       .icmp6(136, 0, 0x60000000)
+                       .payload(na_body)
+                       .build();
+  run(*inside_, {arp_reply, na});
+  MacAddress learned{};
+  ASSERT_TRUE(runtime().find_neighbor(ip("10.99.1.11"))->known(learned));
+  EXPECT_EQ(learned, kBackendMac[1]);
+  ASSERT_TRUE(runtime().find_neighbor(ip("fd99:1::10"))->known(learned));
+  EXPECT_EQ(learned, kBackendMac[0]);
+  auto to_kernel = take_to_kernel();
+  ASSERT_EQ(to_kernel.size(), 2u);
+  EXPECT_EQ(to_kernel[0], std::make_pair(uint16_t{1}, arp_reply));
+  EXPECT_EQ(to_kernel[1], std::make_pair(uint16_t{1}, na));
+}
+
+TEST_F(LbPacketTest, FramesFromTheKernelLeaveByTheirPort) {
+  build(config(), true);
+  const Frame to_client = PacketBuilder()
+                              .eth(out_mac_, kClientMac)
+                              .ipv4(v4("10.99.0.2"), v4("10.99.0.1"))
+                              .icmp(0, 0, 0x00070001)
+                              .payload(56)
+                              .build();
+  const Frame health_check = PacketBuilder()
+                                 .eth(in_mac_, kBackendMac[0])
+                                 .ipv4(v4("10.99.1.2"), v4("10.99.1.10"))
+                                 .tcp(45000, 80, flags::kSyn)
+                                 .build();
+  const Frame arp_request = arp(in_mac_, kBroadcast, 1, in_mac_, "10.99.1.2", Mac{}, "10.99.1.10");
+  from_kernel(0, to_client);
+  from_kernel(1, health_check);
+  from_kernel(1, arp_request);
+  run_until_idle(*job_, *counters_);
+  EXPECT_EQ(outside_->take_sent(), std::vector<Frame>{to_client});
+  EXPECT_EQ(inside_->take_sent(), (std::vector<Frame>{health_check, arp_request}));
+  EXPECT_EQ(job_->core_counters().from_kernel.get(), 3u);
+  EXPECT_EQ(counters_->ports[inside_->port().id].tx_packets.get(), 2u);
+}
+
+TEST_F(LbPacketTest, OnlyTheWorkerWithTheFromKernelRingSendsTheKernelsFrames) {
+  build(config(), true);
+  LbJob other(*snapshots_, {outside_->port().egress(0), inside_->port().egress(0)},
+              {.worker_index = 1,
+               .worker_count = 2,
+               .flow_table_size = 1024,
+               .exception = rings_->channel(false)});
+  from_kernel(0, raw_frame(60));
+  run_until_idle(other, *counters_);
+  EXPECT_TRUE(outside_->take_sent().empty());
+  EXPECT_EQ(rte_ring_count(rings_->from_kernel()), 1u);
+  // It does hand frames to the kernel.
+  ASSERT_EQ(outside_->inject(pool_.make_all({PacketBuilder()
+                                                 .eth(kClientMac, out_mac_)
+                                                 .ipv4(v4("10.99.0.1"), v4("10.99.0.2"))
+                                                 .tcp(40000, 22, flags::kSyn)
+                                                 .build()})),
+            1u);
+  run_until_idle(other, *counters_);
+  EXPECT_EQ(take_to_kernel().size(), 1u);
+  EXPECT_EQ(other.core_counters().to_kernel.get(), 1u);
+  // The worker holding the ring sends the kernel's frame.
+  run_until_idle(*job_, *counters_);
+  EXPECT_EQ(outside_->take_sent(), std::vector<Frame>{raw_frame(60)});
+}
+
+TEST_F(LbPacketTest, FullToKernelRingIsCounted) {
+  build(config(), true, 8);  // holds 7 frames
+  std::vector<Frame> pings;
+  for (uint16_t i = 0; i < 20; ++i) {
+    pings.push_back(PacketBuilder()
+                        .eth(kClientMac, out_mac_)
+                        .ipv4(v4("10.99.0.1"), v4("10.99.0.2"))
+                        .icmp(8, 0, 0x00070000u | i)
+                        .build());
+  }
+  run(*outside_, pings);
+  EXPECT_EQ(take_to_kernel().size(), 7u);
+  EXPECT_EQ(drops(*outside_, DropReason::kExceptionFull), 13u);
+  EXPECT_EQ(job_->core_counters().exception_drops.get(), 13u);
+  EXPECT_EQ(job_->core_counters().to_kernel.get(), 7u);
+}
+
+TEST_F(LbPacketTest, ExceptionPathWakesTheConsumerOnlyWhenItSleeps) {
+  build(config(), true);
+  const Frame ping = PacketBuilder()
+                         .eth(kClientMac, out_mac_)
+                         .ipv4(v4("10.99.0.1"), v4("10.99.0.2"))
+                         .icmp(8, 0, 0x00070001)
+                         .build();
+  auto eventfd_count = [&] {
+    uint64_t v = 0;
+    return read(rings_->doorbell().fd(), &v, sizeof v) == sizeof v ? v : 0;
+  };
+  run(*outside_, {ping});
+  EXPECT_EQ(eventfd_count(), 0u) << "the consumer is awake: no system call";
+  rings_->doorbell().arm();
+  run(*outside_, {ping, ping});
+  run(*outside_, {ping});
+  EXPECT_EQ(eventfd_count(), 1u) << "one write for one sleep";
+  EXPECT_EQ(rings_->doorbell().wakeups(), 1u);
+  EXPECT_EQ(take_to_kernel().size(), 4u);
 }
 
 }  // namespace
