@@ -7,6 +7,7 @@
 //     consumer awake, so no system call), with the consumer's dequeue to keep the ring empty.
 // Each reports TSC cycles per operation over the thread's CPU time.
 #include <benchmark/benchmark.h>
+
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -18,6 +19,7 @@
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_main.h"
 
 #include <array>
 #include <cstdio>
@@ -158,36 +160,10 @@ BENCHMARK(BM_HandOneFrameToKernel);
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  const int cpu = sched_getcpu();
-  const std::string lcore = std::to_string(cpu < 0 ? 0 : cpu);
-  const std::string prefix = "exception-bench-" + std::to_string(getpid());
-  std::vector<std::string> eal_args{argv[0], "-l", lcore, "--no-huge", "--no-pci", "-m", "256"};
-  eal_args.insert(eal_args.end(), {"--no-telemetry", "--log-level", "lib.eal:warning"});
-  eal_args.insert(eal_args.end(), {"--file-prefix", prefix});
-  std::vector<char*> eal_argv;
-  for (auto& a : eal_args) eal_argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-    std::fprintf(stderr, "exception_bench: EAL initialisation failed: %s\n",
-                 rte_strerror(rte_errno));
-    return 1;
-  }
-  const std::filesystem::path runtime_dir = rte_eal_get_runtime_dir();
-  int rc = 0;
-  try {
+  return sluice::bench::run_with_eal(argc, argv, "exception-bench", [] {
     Fixture f;
     fixture = &f;
-    benchmark::AddCustomContext("tsc_hz", std::to_string(rte_get_tsc_hz()));
     benchmark::RunSpecifiedBenchmarks();
     fixture = nullptr;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "exception_bench: %s\n", e.what());
-    rc = 1;
-  }
-  benchmark::Shutdown();
-  rte_eal_cleanup();
-  std::error_code ignored;
-  std::filesystem::remove_all(runtime_dir, ignored);
-  return rc;
+  });
 }

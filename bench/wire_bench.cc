@@ -7,6 +7,7 @@
 // as they do in the dataplane: without hugepages that is one mbuf per 4 KiB page, every header at
 // the same page offset, which decides how often touching them misses the cache.
 #include <benchmark/benchmark.h>
+
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -19,6 +20,7 @@
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_main.h"
 
 #include <array>
 #include <atomic>
@@ -249,39 +251,11 @@ BENCHMARK(BM_BareRxTx);
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-
-  // EAL runs on the core this process started on (choose it with taskset), without hugepages,
-  // under a file prefix of its own so that it never meets a running dataplane.
-  const int cpu = sched_getcpu();
-  const std::string lcore = std::to_string(cpu < 0 ? 0 : cpu);
-  const std::string prefix = "wire-bench-" + std::to_string(getpid());
-  std::vector<std::string> eal_args{argv[0], "-l", lcore, "--no-huge", "--no-pci", "-m", "256"};
-  eal_args.insert(eal_args.end(), {"--no-telemetry", "--log-level", "lib.eal:warning"});
-  eal_args.insert(eal_args.end(), {"--file-prefix", prefix});
-  std::vector<char*> eal_argv;
-  for (auto& a : eal_args) eal_argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-    std::fprintf(stderr, "wire_bench: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
-    return 1;
-  }
-  const std::filesystem::path runtime_dir = rte_eal_get_runtime_dir();
-  int rc = 0;
-  try {
+  return sluice::bench::run_with_eal(argc, argv, "wire-bench", [] {
     LoopbackPorts loopbacks;
     ports = &loopbacks;
-    benchmark::AddCustomContext("tsc_hz", std::to_string(rte_get_tsc_hz()));
     benchmark::AddCustomContext("lcore", std::to_string(rte_lcore_id()));
     benchmark::RunSpecifiedBenchmarks();
     ports = nullptr;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "wire_bench: %s\n", e.what());
-    rc = 1;
-  }
-  benchmark::Shutdown();
-  rte_eal_cleanup();
-  std::error_code ignored;
-  std::filesystem::remove_all(runtime_dir, ignored);
-  return rc;
+  });
 }

@@ -15,7 +15,7 @@ using LbConfigLoader = std::function<lb::LbConfig()>;
 
 // Runs until SIGINT or SIGTERM; returns the process exit code. Both configurations must be
 // validated; `lb` is used by the lb job only, and `reload_lb` (may be empty) on SIGHUP.
-int run_dataplane(const DataplaneConfig& config, const lb::LbConfig& lb, const LbConfigLoader& reload_lb,
-                  const char* program);
+int run_dataplane(const DataplaneConfig& config, const lb::LbConfig& lb,
+                  const LbConfigLoader& reload_lb, const char* program);
 
 }  // namespace sluice::dataplane

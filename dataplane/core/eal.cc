@@ -99,6 +99,22 @@ std::vector<std::string> build_eal_args(const DataplaneConfig& config, const Hos
   return args;
 }
 
+std::vector<std::string> standalone_eal_args(std::string_view program,
+                                             const std::string& file_prefix, unsigned lcore) {
+  return {std::string(program),
+          "-l",
+          std::to_string(lcore),
+          "--no-huge",
+          "--no-pci",
+          "-m",
+          "256",
+          "--no-telemetry",
+          "--log-level",
+          "lib.eal:warning",
+          "--file-prefix",
+          file_prefix};
+}
+
 EalSession::EalSession(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

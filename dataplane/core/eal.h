@@ -30,6 +30,11 @@ bool use_hugepages(const DataplaneConfig& config, const HostFacts& host);
 std::vector<std::string> build_eal_args(const DataplaneConfig& config, const HostFacts& host,
                                         std::string_view program);
 
+// EAL for tests and benchmarks: one lcore, 256 MiB without hugepages, no PCI, no telemetry, and
+// a file prefix of its own so that it never meets a running dataplane.
+std::vector<std::string> standalone_eal_args(std::string_view program,
+                                             const std::string& file_prefix, unsigned lcore);
+
 // Removes an EAL runtime directory (rte_eal_get_runtime_dir()) after rte_eal_cleanup.
 void remove_runtime_dir(const std::string& path);
 

@@ -25,12 +25,10 @@ std::string unique_name(const std::string& base) {
 }  // namespace
 
 void start_test_eal(const char* program) {
-  const std::string prefix = "sluice-test-" + std::to_string(getpid());
-  std::vector<std::string> args = {
-      program,         "--no-huge", "--no-pci",       "-m",          "256",          "-l", "0",
-      "--file-prefix", prefix,      "--no-telemetry", "--log-level", "lib.eal:error"};
+  const std::vector<std::string> args =
+      dataplane::standalone_eal_args(program, "sluice-test-" + std::to_string(getpid()), 0);
   std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
     throw std::runtime_error(std::string("EAL start failed: ") + rte_strerror(rte_errno));
   }
