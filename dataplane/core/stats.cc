@@ -5,6 +5,18 @@
 #include <rte_ethdev.h>
 
 namespace sluice::dataplane {
+namespace {
+
+// A "drops: reason=n ..." line under a table row, when any count is non-zero.
+void print_drops(std::FILE* out, const std::array<uint64_t, kDropReasonCount>& by_reason) {
+  std::string drops;
+  for (size_t r = 0; r < kDropReasonCount; ++r) {
+    if (by_reason[r] != 0) drops += fmt::format(" {}={}", kDropReasonNames[r], by_reason[r]);
+  }
+  if (!drops.empty()) fmt::print(out, "{:<12} drops:{}\n", "", drops);
+}
+
+}  // namespace
 
 PortTotals sum_port(uint16_t port_id, std::span<const WorkerView> workers) {
   PortTotals t;
@@ -31,11 +43,7 @@ void print_stats(std::FILE* out, const std::vector<Port>& ports,
     fmt::print(out, "{:<12} {:>4} {:>14} {:>16} {:>14} {:>16} {:>10} {:>10} {:>10}\n", p.name, p.id,
                t.rx_packets, t.rx_bytes, t.tx_packets, t.tx_bytes, hw.imissed, hw.ierrors,
                hw.oerrors);
-    std::string drops;
-    for (size_t r = 0; r < kDropReasonCount; ++r) {
-      if (t.drops[r] != 0) drops += fmt::format(" {}={}", kDropReasonNames[r], t.drops[r]);
-    }
-    if (!drops.empty()) fmt::print(out, "{:<12} drops:{}\n", "", drops);
+    print_drops(out, t.drops);
   }
   fmt::print(out, "{:<12} {:>14} {:>14} {:>8} {:>14} {:>12}\n", "core", "loops", "busy_loops",
              "busy%", "packets", "cycles/pkt");
@@ -48,6 +56,12 @@ void print_stats(std::FILE* out, const std::vector<Port>& ports,
         packets ? static_cast<double>(c.busy_cycles.get()) / static_cast<double>(packets) : 0.0;
     fmt::print(out, "{:<12} {:>14} {:>14} {:>7.1f}% {:>14} {:>12.1f}\n",
                fmt::format("lcore {}", w.lcore), loops, busy, busy_pct, packets, cpp);
+    // This core's drops by reason, over all ports.
+    std::array<uint64_t, kDropReasonCount> by_reason{};
+    for (const auto& p : c.ports) {
+      for (size_t r = 0; r < kDropReasonCount; ++r) by_reason[r] += p.drops[r].get();
+    }
+    print_drops(out, by_reason);
   }
   std::fflush(out);
 }

@@ -55,7 +55,7 @@ ServiceConfig parse_service(const YamlField& f) {
 
 void parse_lb_section(const YamlField& f, LbConfig& config) {
   f.expect_map({"flow_table_size", "maglev_table_size", "new_flows_per_second", "timeouts",
-                "nat_addresses", "tunnel_sources", "exception_interface"});
+                "nat_addresses", "tunnel_sources", "gateways", "exception_interface"});
   if (auto v = f.child("flow_table_size"); v.present())
     config.flow_table_size = static_cast<uint32_t>(v.uint(1024, 1u << 26));
   if (auto v = f.child("maglev_table_size"); v.present()) {
@@ -77,7 +77,8 @@ void parse_lb_section(const YamlField& f, LbConfig& config) {
     set("udp_s", config.timeouts.udp_s);
   }
   for (auto [key, out] : {std::pair{"nat_addresses", &config.nat_addresses},
-                          std::pair{"tunnel_sources", &config.tunnel_sources}}) {
+                          std::pair{"tunnel_sources", &config.tunnel_sources},
+                          std::pair{"gateways", &config.gateways}}) {
     if (auto v = f.child(key); v.present()) {
       for (const auto& item : v.items()) {
         uint8_t family = 0;

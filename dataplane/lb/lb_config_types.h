@@ -46,6 +46,7 @@ struct LbConfig {
   uint32_t new_flows_per_second = 0;    // per worker; beyond it flows go stateless (0: no limit)
   Timeouts timeouts;
   std::vector<IpAddress> nat_addresses;  // full-NAT source addresses
+  std::vector<IpAddress> gateways;       // next hops to backends on no port's link, one per family
   // Bases of tunnel outer sources, one per family: the low 16 (IPv4) or 64 (IPv6) bits vary per
   // flow, so the appliance must own that /16 or /64. Without one, a port's own address is used.
   std::vector<IpAddress> tunnel_sources;

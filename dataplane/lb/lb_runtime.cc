@@ -31,21 +31,35 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
       timeouts_(config.timeouts) {
   // Next hops: one neighbour per distinct backend address.
   std::vector<std::pair<IpAddress, uint16_t>> hops;
-  auto hop_of = [&](const IpAddress& a, const std::string& where) -> uint32_t {
-    for (uint32_t i = 0; i < hops.size(); ++i) {
-      if (hops[i].first == a) return i;
-    }
+  // The next hop towards `a`: `a` itself when it is on a port's link, else the gateway of its
+  // family (which must be on a link).
+  auto on_link = [&](const IpAddress& a) -> int {
     for (uint16_t p = 0; p < ports_.size(); ++p) {
       for (const auto& prefix : ports_[p].addresses) {
-        if (prefix.contains(a)) {
-          hops.emplace_back(a, p);
-          return static_cast<uint32_t>(hops.size() - 1);
-        }
+        if (prefix.contains(a)) return p;
       }
     }
-    throw dataplane::ConfigError(
-        where + ": " + format_ip_address(a) +
-        " is on none of the ports' links (give a port an address on its subnet)");
+    return -1;
+  };
+  auto hop_of = [&](const IpAddress& a, const std::string& where) -> uint32_t {
+    IpAddress next = a;
+    int port = on_link(a);
+    if (port < 0) {
+      for (const auto& g : config.gateways) {
+        if (g.is_v4() == a.is_v4()) next = g;
+      }
+      port = next == a ? -1 : on_link(next);
+      if (port < 0) {
+        throw dataplane::ConfigError(
+            where + ": " + format_ip_address(a) +
+            " is on none of the ports' links and no lb.gateways entry of its family is on one");
+      }
+    }
+    for (uint32_t i = 0; i < hops.size(); ++i) {
+      if (hops[i].first == next) return i;
+    }
+    hops.emplace_back(next, static_cast<uint16_t>(port));
+    return static_cast<uint32_t>(hops.size() - 1);
   };
 
   for (size_t si = 0; si < config.services.size(); ++si) {

@@ -471,6 +471,58 @@ TEST_F(LbPacketTest, FlowsKeepTheirBackendAcrossAConfigurationChange) {
   EXPECT_GT(moved, 50);
 }
 
+TEST_F(LbPacketTest, BackendsBeyondTheLinkGoThroughTheGateway) {
+  lb::LbConfig c = config();
+  c.gateways = {ip("10.99.1.254")};
+  c.services[1].backends = {{ip("172.16.0.5"), 0, 1}};
+  build(c);
+  const Frame syn = PacketBuilder()
+                        .eth(kClientMac, out_mac_)
+                        .ipv4(v4("10.99.0.1"), v4("10.99.0.101"))
+                        .tcp(4321, 80, flags::kSyn)
+                        .build();
+  run(*outside_, {syn});
+  auto asked = inside_->take_sent();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], arp(in_mac_, kBroadcast, 1, in_mac_, "10.99.1.2", Mac{}, "10.99.1.254"))
+      << "the gateway is resolved, not the backend";
+  const Mac gateway_mac = mac("02:00:00:00:00:99");
+  run(*inside_, {arp(gateway_mac, in_mac_, 2, gateway_mac, "10.99.1.254", in_mac_, "10.99.1.2")});
+  run(*outside_, {syn});
+  auto out = inside_->take_sent();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], PacketBuilder()
+                        .eth(in_mac_, gateway_mac)
+                        .ipv4(v4("10.99.0.1"), v4("10.99.0.101"))
+                        .tcp(4321, 80, flags::kSyn)
+                        .build());
+}
+
+TEST_F(LbPacketTest, FullTableGoesStatelessForDsr) {
+  lb::LbConfig c = config();
+  c.flow_table_size = 1024;
+  build(c);
+  learn_backends();
+  std::vector<Frame> syns;
+  for (uint16_t i = 0; i < 1500; ++i) {
+    syns.push_back(PacketBuilder()
+                       .eth(kClientMac, out_mac_)
+                       .ipv4(v4("203.0.113.1") + i / 256u, v4("10.99.0.101"))
+                       .tcp(static_cast<uint16_t>(2000 + i), 80, flags::kSyn)
+                       .build());
+  }
+  size_t sent = 0;
+  for (size_t at = 0; at < syns.size(); at += 500) {
+    run(*outside_, std::vector<Frame>(syns.begin() + static_cast<long>(at),
+                                      syns.begin() + static_cast<long>(at + 500)));
+    sent += inside_->take_sent().size();
+  }
+  EXPECT_EQ(sent, 1500u) << "never dropped";
+  EXPECT_LE(job_->flows().active(), job_->flows().capacity());
+  EXPECT_GE(job_->core_counters().stateless_flows.get(), 1500u - job_->flows().capacity());
+  EXPECT_EQ(job_->flows().evictions(), 0u) << "live flows are not evicted for new ones";
+}
+
 TEST_F(LbPacketTest, PacketTooBigReachesTheBackendOwningTheFlow) {
   learn_backends();
   // The backend's reply (VIP:80 -> client:1234) was too big for a router on the way back.

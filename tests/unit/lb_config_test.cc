@@ -93,6 +93,7 @@ TEST(LbConfig, Errors) {
       {"lb: {maglev_table_size: 65536}\n",
        "lb.yaml:1: lb.maglev_table_size: must be a prime number"},
       {"lb: {flow_table_size: 10}\n", "lb.flow_table_size: must be between 1024"},
+      {"lb: {gateways: [gw]}\n", "lb.gateways[0]: 'gw' is not an IPv4 or IPv6 address"},
       {"lb: {bogus: 1}\n", "lb.yaml:1: lb.bogus: unknown key"},
       {"lb: {nat_addresses: [10.0.0.300]}\n",
        "lb.nat_addresses[0]: '10.0.0.300' is not an IPv4 or IPv6 address"},
