@@ -91,6 +91,7 @@ void FlowTable::link(FlowEntry* a, FlowEntry* b) noexcept {
 
 void FlowTable::free_slot(uint32_t idx) noexcept {
   Bucket& b = buckets_[idx / kBucketEntries];
+  if (free_hook_ != nullptr) free_hook_(free_context_, b.entry[idx % kBucketEntries]);
   const uint8_t bit = static_cast<uint8_t>(1u << (idx % kBucketEntries));
   b.used = static_cast<uint8_t>(b.used & ~bit);
   b.paired = static_cast<uint8_t>(b.paired & ~bit);

@@ -262,8 +262,16 @@ class FlowTable {
   // Returns the number of entries freed.
   uint32_t expire_some(uint32_t now_ms, uint32_t max_buckets) noexcept;
 
-  // Frees every entry and zeroes the statistics.
+  // Frees every entry and zeroes the statistics (without calling the free hook).
   void clear() noexcept;
+
+  // Called with each entry the table frees (removed, expired or evicted; not moved), before its
+  // slot can be reused. Lets the owner keep per-flow accounting exact.
+  using FreeHook = void (*)(void* context, const FlowEntry& entry);
+  void set_free_hook(FreeHook hook, void* context) noexcept {
+    free_hook_ = hook;
+    free_context_ = context;
+  }
 
   uint32_t index_of(const FlowEntry* e) const noexcept {
     const size_t off = static_cast<size_t>(reinterpret_cast<const char*>(e) -
@@ -423,6 +431,9 @@ class FlowTable {
   uint32_t cuckoo_search(uint32_t p, uint32_t a, uint32_t max_nodes) noexcept;
   void move(uint32_t from, uint32_t to) noexcept;
   void free_slot(uint32_t idx) noexcept;
+
+  FreeHook free_hook_ = nullptr;
+  void* free_context_ = nullptr;
   uint32_t free_pair(uint32_t idx) noexcept;  // entries freed (1 or 2)
 
   std::unique_ptr<Bucket[], Free> buckets_;

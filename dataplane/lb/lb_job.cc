@@ -23,6 +23,7 @@ constexpr uint32_t kExpireBucketsPerPass = 4;
 constexpr uint32_t kNeighborRequestIntervalMs = 1000;
 constexpr unsigned kNatPortAttempts = 16;
 constexpr uint32_t kPeerRefreshMs = 1000;
+constexpr uint8_t kFlowCounted = 0x01;  // FlowEntry::flags: a forward entry in the active counts
 
 // CRC32 is linear: keys that differ only in a counting field (clients' ephemeral ports) give
 // structured hashes, which Maglev's table would map unevenly. A finaliser spreads them.
@@ -74,6 +75,7 @@ LbJob::LbJob(dataplane::SnapshotPublisher<LbRuntime>& snapshots,
       service_counters_(kMaxServiceIds),
       backend_counters_(kMaxBackendIds) {
   snapshots_.online(options.worker_index);
+  flows_.set_free_hook(&LbJob::flow_freed, this);
   const unsigned nat_ports = options.last_nat_port + 1u - options.first_nat_port;
   nat_port_count_ = static_cast<uint16_t>(std::max(1u, nat_ports / options.worker_count));
   nat_port_base_ =
@@ -291,6 +293,20 @@ bool LbJob::steer_packet_too_big(uint16_t pi, rte_mbuf* m, const PacketMeta& met
   return true;
 }
 
+void LbJob::count_new_flow(FlowEntry* e) {
+  e->flags |= kFlowCounted;
+  service_counters_[e->service].active_flows.inc();
+  backend_counters_[e->backend].active_flows.inc();
+}
+
+void LbJob::flow_freed(void* job, const FlowEntry& e) {
+  if (!(e.flags & kFlowCounted)) return;
+  auto* self = static_cast<LbJob*>(job);
+  // Single writer (this core): adding the two's complement of one is a decrement.
+  self->service_counters_[e.service].active_flows.add(~uint64_t{0});
+  self->backend_counters_[e.backend].active_flows.add(~uint64_t{0});
+}
+
 bool LbJob::admit_new_flow() {
   const uint32_t rate = options_.new_flows_per_second;
   if (rate == 0) return true;
@@ -385,6 +401,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
       FlowEntry* e = flows_.insert(meta.key, table_hash[k], now_ms_);
       e->service = s.id;
       e->backend = s.backends[backend].id;
+      count_new_flow(e);
       record_state(flows_, e, meta, now_ms_);
       send_to_backend(s, backend, m, meta, lookup_hash[k], e, c);
       continue;
@@ -414,6 +431,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     FlowEntry* e = pair.first;
     e->service = pair.second->service = s.id;
     e->backend = pair.second->backend = s.backends[backend].id;
+    count_new_flow(e);
     e->nat_port = reply.dst_port;
     e->nat_addr = static_cast<uint8_t>(s.nat_address);
     e->client_port = static_cast<uint8_t>(pi);

@@ -22,6 +22,7 @@ namespace sluice::lb {
 // Per-core counters of one service or backend, written by this core only.
 struct TrafficCounters {
   Counter packets, bytes, new_flows;
+  Counter active_flows;  // tracked flows now (this core's entries; wraps below zero per core never)
 };
 
 struct LbCoreCounters {
@@ -109,6 +110,9 @@ class LbJob {
                        const PacketMeta& meta, uint32_t hash, const FlowEntry* flow,
                        dataplane::WorkerCounters& c);
   void request_neighbor(Neighbor& n, rte_mempool* pool);
+  // Accounting of tracked flows: counted when inserted, uncounted by the table's free hook.
+  void count_new_flow(FlowEntry* e);
+  static void flow_freed(void* job, const FlowEntry& e);
   bool admit_new_flow();
 
   dataplane::SnapshotPublisher<LbRuntime>& snapshots_;

@@ -6,11 +6,12 @@ namespace sluice::lb {
 namespace {
 
 struct Totals {
-  uint64_t packets = 0, bytes = 0, new_flows = 0;
+  uint64_t packets = 0, bytes = 0, new_flows = 0, active_flows = 0;
   void add(const TrafficCounters& c) {
     packets += c.packets.get();
     bytes += c.bytes.get();
     new_flows += c.new_flows.get();
+    active_flows += c.active_flows.get();
   }
 };
 
@@ -29,8 +30,8 @@ const char* mode_name(ForwardingMode m) {
 }  // namespace
 
 void print_lb_stats(std::FILE* out, const LbRuntime& rt, std::span<const LbJob* const> jobs) {
-  fmt::print(out, "{:<16} {:<28} {:<7} {:>14} {:>16} {:>12}\n", "service", "vip", "mode", "packets",
-             "bytes", "new_flows");
+  fmt::print(out, "{:<16} {:<28} {:<7} {:>14} {:>16} {:>12} {:>12}\n", "service", "vip", "mode",
+             "packets", "bytes", "new_flows", "active");
   for (uint16_t si = 0; si < rt.services().size(); ++si) {
     const ServiceRuntime& s = rt.services()[si];
     Totals t;
@@ -38,16 +39,16 @@ void print_lb_stats(std::FILE* out, const LbRuntime& rt, std::span<const LbJob* 
     const std::string vip =
         fmt::format("{} {}/{}", format_ip_address(s.vip), s.protocol == kProtoTcp ? "tcp" : "udp",
                     s.port == 0 ? std::string("*") : std::to_string(s.port));
-    fmt::print(out, "{:<16} {:<28} {:<7} {:>14} {:>16} {:>12}\n", s.name, vip, mode_name(s.mode),
-               t.packets, t.bytes, t.new_flows);
+    fmt::print(out, "{:<16} {:<28} {:<7} {:>14} {:>16} {:>12} {:>12}\n", s.name, vip,
+               mode_name(s.mode), t.packets, t.bytes, t.new_flows, t.active_flows);
     for (uint16_t bi = 0; bi < s.backends.size(); ++bi) {
       Totals b;
       const BackendRuntime& backend = s.backends[bi];
       for (const LbJob* j : jobs) b.add(j->backend_counters()[backend.id]);
-      fmt::print(out, "  backend {:<35} {:>14} {:>16} {:>12}  weight {}\n",
+      fmt::print(out, "  backend {:<35} {:>14} {:>16} {:>12} {:>12}  weight {}\n",
                  format_ip_address(backend.address) +
                      (backend.port ? ":" + std::to_string(backend.port) : ""),
-                 b.packets, b.bytes, b.new_flows, backend.weight);
+                 b.packets, b.bytes, b.new_flows, b.active_flows, backend.weight);
     }
   }
   fmt::print(out, "{:<12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10} {:>11} {:>9}\n",

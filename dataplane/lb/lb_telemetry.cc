@@ -39,8 +39,9 @@ void describe_service(const ServiceRuntime& s, const std::vector<const LbJob*>& 
   rte_tel_data_add_dict_string(d, "vip", format_ip_address(s.vip).c_str());
   rte_tel_data_add_dict_u64(d, "port", s.port);
   rte_tel_data_add_dict_string(d, "protocol", s.protocol == kProtoTcp ? "tcp" : "udp");
-  uint64_t packets = 0, bytes = 0, new_flows = 0;
-  std::vector<uint64_t> bp(s.backends.size()), bb(s.backends.size()), bn(s.backends.size());
+  uint64_t packets = 0, bytes = 0, new_flows = 0, active = 0;
+  std::vector<uint64_t> bp(s.backends.size()), bb(s.backends.size()), bn(s.backends.size()),
+      ba(s.backends.size());
   for (const LbJob* j : jobs) {
     const TrafficCounters& c = j->service_counters()[s.id];
     packets += c.packets.get();
@@ -51,11 +52,13 @@ void describe_service(const ServiceRuntime& s, const std::vector<const LbJob*>& 
       bp[bi] += b.packets.get();
       bb[bi] += b.bytes.get();
       bn[bi] += b.new_flows.get();
+      ba[bi] += b.active_flows.get();
     }
   }
   rte_tel_data_add_dict_u64(d, "packets", packets);
   rte_tel_data_add_dict_u64(d, "bytes", bytes);
   rte_tel_data_add_dict_u64(d, "new_flows", new_flows);
+  rte_tel_data_add_dict_u64(d, "active_flows", active);
   rte_tel_data* names = rte_tel_data_alloc();
   if (names != nullptr) {
     rte_tel_data_start_array(names, RTE_TEL_STRING_VAL);
@@ -66,6 +69,7 @@ void describe_service(const ServiceRuntime& s, const std::vector<const LbJob*>& 
   add_array(d, "backend_packets", bp);
   add_array(d, "backend_bytes", bb);
   add_array(d, "backend_new_flows", bn);
+  add_array(d, "backend_active_flows", ba);
 }
 
 int show_service(const char*, const char* params, rte_tel_data* d) {

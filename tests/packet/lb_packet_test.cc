@@ -331,6 +331,7 @@ TEST_F(LbPacketTest, FullNatBothWays) {
                            .build());
   }
   EXPECT_EQ(job_->flows().active(), 2u) << "one forward and one reply entry";
+  EXPECT_EQ(job_->service_counters()[runtime().services()[0].id].active_flows.get(), 1u);
 }
 
 TEST_F(LbPacketTest, FullNatIpv6) {
@@ -454,6 +455,7 @@ TEST_F(LbPacketTest, FlowsKeepTheirBackendAcrossAConfigurationChange) {
   EXPECT_EQ(backend_of_each(inside_->take_sent()), before);
 
   // 10.99.1.11 leaves: its flows move, every other flow stays.
+  const uint16_t removed_id = runtime().services()[1].backends[1].id;
   c.services[1].backends = {{ip("10.99.1.10"), 0, 1}, {ip("10.99.1.12"), 0, 1}};
   reconfigure(c);
   run(*outside_, flow_frames(flags::kAck));
@@ -469,6 +471,14 @@ TEST_F(LbPacketTest, FlowsKeepTheirBackendAcrossAConfigurationChange) {
     }
   }
   EXPECT_GT(moved, 50);
+  // Active flows follow: the removed backend has none left, the service still has all 200.
+  const lb::ServiceRuntime& dsr = runtime().services()[1];
+  EXPECT_EQ(job_->service_counters()[dsr.id].active_flows.get(), 200u);
+  uint64_t on_backends = 0;
+  for (const auto& b : dsr.backends)
+    on_backends += job_->backend_counters()[b.id].active_flows.get();
+  EXPECT_EQ(on_backends, 200u);
+  EXPECT_EQ(job_->backend_counters()[removed_id].active_flows.get(), 0u);
 }
 
 TEST_F(LbPacketTest, BackendsBeyondTheLinkGoThroughTheGateway) {
