@@ -184,6 +184,13 @@ class FlowTable {
     return a == p ? nullptr : find_in(a, match(buckets_[a], sig), key, now_ms);
   }
 
+  // Starts fetching both candidate bucket headers of `hash`, for a lookup a little later.
+  void prefetch(uint32_t hash) const noexcept {
+    const uint32_t p = hash & mask_;
+    rte_prefetch0(&buckets_[p]);
+    rte_prefetch0(&buckets_[alt_of(p, sig_of(hash))]);
+  }
+
   // out[i] = lookup(*keys[i], hashes[i], now_ms), in three passes per 32 keys: prefetch both
   // candidate headers of every key, match signatures and prefetch the matching entries, compare.
   void lookup_bulk(const FlowKey* const* keys, const uint32_t* hashes, uint16_t n, uint32_t now_ms,

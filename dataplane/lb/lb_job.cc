@@ -188,12 +188,17 @@ void LbJob::process(uint16_t pi, rte_mbuf** pkts, uint16_t n, WorkerCounters& c)
     }
     if ((meta.key.proto == kProtoTcp || meta.key.proto == kProtoUdp) && !meta.later_fragment) {
       const uint16_t s = rt_->service_table().find(meta.key.dst, meta.key.proto, meta.key.dst_port);
+      // The flow's buckets start loading now, while the rest of the burst is classified.
       if (s != ServiceTable::kNone) {
         service_of_[i] = s;
+        hash_of_[i] = flow_hash(meta.key, kFlowHashSeed);
+        flows_.prefetch(hash_of_[i]);
         lb_idx_[lb_n_++] = i;
         continue;
       }
       if (rt_->nat_address_index(meta.key.dst) >= 0) {
+        hash_of_[i] = flow_hash(meta.key, kFlowHashSeed);
+        flows_.prefetch(hash_of_[i]);
         reply_idx_[reply_n_++] = i;
         continue;
       }
@@ -332,7 +337,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
   for (uint16_t k = 0; k < lb_n_; ++k) {
     const PacketMeta& meta = meta_[lb_idx_[k]];
     const ServiceRuntime& s = rt_->services()[service_of_[lb_idx_[k]]];
-    table_hash[k] = flow_hash(meta.key, kFlowHashSeed);
+    table_hash[k] = hash_of_[lb_idx_[k]];
     lookup_hash[k] = mix_hash(s.hash_source_port ? table_hash[k]
                                                  : flow_hash_no_src_port(meta.key, kFlowHashSeed));
     if (meta.key.proto == kProtoUdp && !s.track_udp_flows) continue;
@@ -497,7 +502,7 @@ void LbJob::forward_replies(WorkerCounters& c) {
   FlowEntry* found[kBurstSize];
   for (uint16_t k = 0; k < reply_n_; ++k) {
     keys[k] = &meta_[reply_idx_[k]].key;
-    hashes[k] = flow_hash(*keys[k], kFlowHashSeed);
+    hashes[k] = hash_of_[reply_idx_[k]];
   }
   flows_.lookup_bulk(keys, hashes, reply_n_, now_ms_, found);
   for (uint16_t k = 0; k < reply_n_; ++k) {

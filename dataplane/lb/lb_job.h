@@ -134,6 +134,7 @@ class LbJob {
   PacketMeta meta_[dataplane::kBurstSize];
   rte_mbuf* burst_[dataplane::kBurstSize];
   uint16_t service_of_[dataplane::kBurstSize];
+  uint32_t hash_of_[dataplane::kBurstSize];  // flow table hash of each service or reply packet
   uint16_t lb_idx_[dataplane::kBurstSize], reply_idx_[dataplane::kBurstSize];
   uint16_t lb_n_ = 0, reply_n_ = 0;
   uint16_t rx_port_id_ = 0;     // DPDK id of the port the burst came from
