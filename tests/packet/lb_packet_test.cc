@@ -195,6 +195,14 @@ Frame arp(Mac src, Mac dst, uint16_t op, Mac sender_mac, const char* sender_ip, 
 
 const Mac kBroadcast = mac("ff:ff:ff:ff:ff:ff");
 
+// What the balancer's parser makes of a frame it sent (to read a chosen NAT port, say).
+lb::PacketMeta parsed(const Frame& f) {
+  lb::PacketMeta m;
+  lb::parse_frame(f.data(), static_cast<uint32_t>(f.size()), static_cast<uint32_t>(f.size()), false,
+                  m);
+  return m;
+}
+
 TEST_F(LbPacketTest, AnswersArpForVipsAndOwnAddressesOnly) {
   run(*outside_, {arp(kClientMac, kBroadcast, 1, kClientMac, "10.99.0.1", Mac{}, "10.99.0.100"),
                   arp(kClientMac, kBroadcast, 1, kClientMac, "10.99.0.1", Mac{}, "10.99.0.2"),
@@ -283,10 +291,8 @@ TEST_F(LbPacketTest, FullNatBothWays) {
   run(*outside_, {syn});
   auto to_backend = inside_->take_sent();
   ASSERT_EQ(to_backend.size(), 1u);
-  lb::PacketMeta m;
-  ASSERT_EQ(lb::parse_frame(to_backend[0].data(), static_cast<uint32_t>(to_backend[0].size()),
-                            static_cast<uint32_t>(to_backend[0].size()), false, m),
-            lb::PacketKind::kIp);
+  const lb::PacketMeta m = parsed(to_backend[0]);
+  ASSERT_EQ(m.kind, lb::PacketKind::kIp);
   const uint16_t nat_port = m.key.src_port;
   EXPECT_GE(nat_port, 1024);
   const bool to_b0 = m.key.dst == ip("10.99.1.10");
@@ -343,9 +349,7 @@ TEST_F(LbPacketTest, FullNatIpv6) {
                       .build()});
   auto to_backend = inside_->take_sent();
   ASSERT_EQ(to_backend.size(), 1u);
-  lb::PacketMeta m;
-  lb::parse_frame(to_backend[0].data(), static_cast<uint32_t>(to_backend[0].size()),
-                  static_cast<uint32_t>(to_backend[0].size()), false, m);
+  const lb::PacketMeta m = parsed(to_backend[0]);
   const uint16_t nat_port = m.key.src_port;
   EXPECT_EQ(to_backend[0], PacketBuilder()
                                .eth(in_mac_, kBackendMac[0])
@@ -638,9 +642,7 @@ TEST_F(LbPacketTest, FlowsSpreadOverBackendsAndStickToThem) {
     auto out = inside_->take_sent();
     ASSERT_EQ(out.size(), 256u);
     for (uint16_t i = 0; i < 256; ++i) {
-      lb::PacketMeta m;
-      lb::parse_frame(out[i].data(), static_cast<uint32_t>(out[i].size()),
-                      static_cast<uint32_t>(out[i].size()), false, m);
+      const lb::PacketMeta m = parsed(out[i]);
       const std::string where = format_ip_address(m.key.dst) + ":" + std::to_string(m.key.src_port);
       if (round == 0) {
         per_backend[format_ip_address(m.key.dst)]++;
@@ -798,10 +800,8 @@ TEST_F(LbPacketTest, ExceptionPathGetsTheKernelsTrafficOnANatAddress) {
                       .build()});
   auto to_backend = inside_->take_sent();
   ASSERT_EQ(to_backend.size(), 1u);
-  lb::PacketMeta m;
-  ASSERT_EQ(lb::parse_frame(to_backend[0].data(), static_cast<uint32_t>(to_backend[0].size()),
-                            static_cast<uint32_t>(to_backend[0].size()), false, m),
-            lb::PacketKind::kIp);
+  const lb::PacketMeta m = parsed(to_backend[0]);
+  ASSERT_EQ(m.kind, lb::PacketKind::kIp);
   const uint16_t nat_port = m.key.src_port;
   const bool to_b0 = m.key.dst == ip("10.99.1.10");
   const char* backend = to_b0 ? "10.99.1.10" : "10.99.1.11";
