@@ -5,12 +5,14 @@
 #include <CLI/CLI.hpp>
 
 #include "config.h"
+#include "config/yaml_field.h"
 #include "dataplane_app.h"
 #include "exception_path.h"
 #include "lb_config.h"
-#include "yaml_field.h"
 
 using namespace sluice::dataplane;
+using sluice::ConfigError;
+using sluice::YamlField;
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <set>
 #include <sstream>
 
-#include "yaml_field.h"
+#include "config/yaml_field.h"
 
 namespace sluice::dataplane {
 namespace {

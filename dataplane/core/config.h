@@ -3,21 +3,18 @@
 #pragma once
 
 #include <functional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "config/config_error.h"
 #include "config_types.h"
 
-namespace sluice::dataplane {
-
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
+namespace sluice {
 class YamlField;
+}  // namespace sluice
+
+namespace sluice::dataplane {
 
 // A top-level section that a job reads itself (the balancer's "lb" and "services").
 struct ConfigSection {

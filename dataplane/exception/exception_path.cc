@@ -77,10 +77,9 @@ std::vector<std::string> tap_names(const std::string& base, size_t ports) {
   }
   for (const auto& n : names) {
     if (n.size() > 15) {
-      throw dataplane::ConfigError("lb.exception_interface: with " + std::to_string(ports) +
-                                   " ports the interfaces are named " + base + "0.." + base +
-                                   std::to_string(ports - 1) + ", and " + n +
-                                   " is longer than 15 characters");
+      throw ConfigError("lb.exception_interface: with " + std::to_string(ports) +
+                        " ports the interfaces are named " + base + "0.." + base +
+                        std::to_string(ports - 1) + ", and " + n + " is longer than 15 characters");
     }
   }
   return names;

@@ -136,7 +136,7 @@ struct TapCounters {
 };
 
 // The TAP names for a port count: `base` for one port, base0, base1, ... for several. Throws
-// dataplane::ConfigError when a name would be longer than 15 characters.
+// ConfigError when a name would be longer than 15 characters.
 std::vector<std::string> tap_names(const std::string& base, size_t ports);
 
 // The consumer: the TAPs and the main lcore's half of the rings. Used by one thread only.

@@ -8,9 +8,6 @@
 namespace sluice::lb {
 namespace {
 
-using dataplane::ConfigError;
-using dataplane::YamlField;
-
 IpAddress ip_field(const YamlField& f, uint8_t& family) {
   auto a = parse_ip_address(f.str());
   if (!a) f.fail("'" + f.str() + "' is not an IPv4 or IPv6 address");

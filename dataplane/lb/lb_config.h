@@ -5,15 +5,15 @@
 #include <optional>
 #include <string_view>
 
+#include "config/yaml_field.h"
 #include "lb_config_types.h"
-#include "yaml_field.h"
 
 namespace sluice::lb {
 
-void parse_lb_section(const dataplane::YamlField& section, LbConfig& config);
-void parse_services_section(const dataplane::YamlField& section, LbConfig& config);
+void parse_lb_section(const YamlField& section, LbConfig& config);
+void parse_services_section(const YamlField& section, LbConfig& config);
 
-// Whole-configuration checks (duplicates, families, table sizes); throws dataplane::ConfigError.
+// Whole-configuration checks (duplicates, families, table sizes); throws ConfigError.
 void validate_lb_config(const LbConfig& config);
 
 }  // namespace sluice::lb

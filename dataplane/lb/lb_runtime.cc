@@ -50,7 +50,7 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
       }
       port = next == a ? -1 : on_link(next);
       if (port < 0) {
-        throw dataplane::ConfigError(
+        throw ConfigError(
             where + ": " + format_ip_address(a) +
             " is on none of the ports' links and no lb.gateways entry of its family is on one");
       }
@@ -83,7 +83,7 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
                            MaglevTable::build(maglev_backends, config.maglev_table_size),
                            std::move(backends)});
     } catch (const std::invalid_argument& e) {
-      throw dataplane::ConfigError("services[" + std::to_string(si) + "]: " + e.what());
+      throw ConfigError("services[" + std::to_string(si) + "]: " + e.what());
     }
   }
 
@@ -117,8 +117,7 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
 }
 
 void LbRuntime::assign_ids(const LbRuntime* previous) {
-  if (services_.size() > kMaxServiceIds)
-    throw dataplane::ConfigError("services: at most 4096 services");
+  if (services_.size() > kMaxServiceIds) throw ConfigError("services: at most 4096 services");
   // Services: the id of the service of the same name before, else the lowest id unused now and
   // before (so that a removed service's stale flows never meet a new service at once).
   std::vector<bool> taken(kMaxServiceIds, false);
@@ -158,8 +157,7 @@ void LbRuntime::assign_ids(const LbRuntime* previous) {
   }
   size_t total = 0;
   for (auto& s : services_) total += s.backends.size();
-  if (total >= kMaxBackendIds)
-    throw dataplane::ConfigError("services: at most 65534 backends in all");
+  if (total >= kMaxBackendIds) throw ConfigError("services: at most 65534 backends in all");
   backend_by_id_.assign(kMaxBackendIds, BackendRef{});
   for (uint16_t si = 0; si < services_.size(); ++si) {
     for (uint16_t bi = 0; bi < services_[si].backends.size(); ++bi) {

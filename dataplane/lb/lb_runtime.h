@@ -80,7 +80,7 @@ struct ServiceRuntime {
 
 class LbRuntime {
  public:
-  // Throws dataplane::ConfigError when a backend is on none of the ports' links. With `previous`
+  // Throws ConfigError when a backend is on none of the ports' links. With `previous`
   // (the configuration being replaced), ids and learned neighbour addresses carry over.
   LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const LbRuntime* previous = nullptr);
   LbRuntime(const LbRuntime&) = delete;

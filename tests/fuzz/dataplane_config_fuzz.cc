@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     DataplaneConfig config =
         parse_config(std::string_view(reinterpret_cast<const char*>(data), size), "fuzz.yaml");
     validate_config(config);
-  } catch (const ConfigError&) {
+  } catch (const sluice::ConfigError&) {
   }
   return 0;
 }

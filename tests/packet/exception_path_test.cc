@@ -201,7 +201,7 @@ TEST(TapNames, OneNamePerPort) {
   EXPECT_EQ(exception::tap_names("sl-exc", 1), std::vector<std::string>{"sl-exc"});
   EXPECT_EQ(exception::tap_names("sl-exc", 2), (std::vector<std::string>{"sl-exc0", "sl-exc1"}));
   EXPECT_EQ(exception::tap_names("abcdefghijklmn", 10).back(), "abcdefghijklmn9");
-  EXPECT_THROW(exception::tap_names("abcdefghijklmn", 11), dataplane::ConfigError);
+  EXPECT_THROW(exception::tap_names("abcdefghijklmn", 11), ConfigError);
 }
 
 }  // namespace

@@ -5,9 +5,6 @@
 namespace sluice::lb {
 namespace {
 
-using dataplane::ConfigError;
-using dataplane::YamlField;
-
 LbConfig parse(const std::string& yaml) {
   YamlField root = YamlField::document(yaml, "lb.yaml");
   root.expect_map({"lb", "services"});

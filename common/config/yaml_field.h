@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "config.h"
+#include "config/config_error.h"
 
-namespace sluice::dataplane {
+namespace sluice {
 
 class YamlField {
  public:
@@ -53,4 +53,4 @@ class YamlField {
   YAML::Node node_;
 };
 
-}  // namespace sluice::dataplane
+}  // namespace sluice

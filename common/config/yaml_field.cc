@@ -1,9 +1,9 @@
-#include "yaml_field.h"
+#include "config/yaml_field.h"
 
 #include <charconv>
 #include <sstream>
 
-namespace sluice::dataplane {
+namespace sluice {
 
 YamlField YamlField::document(std::string_view text, std::string_view source) {
   try {
@@ -92,4 +92,4 @@ size_t YamlField::choice(std::initializer_list<std::string_view> choices) const 
   fail("'" + value + "' is not one of " + list);
 }
 
-}  // namespace sluice::dataplane
+}  // namespace sluice

@@ -1,0 +1,525 @@
+#include "control_config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "config/yaml_field.h"
+
+namespace sluice::controlplane {
+namespace {
+
+// Target group, service and listener names: like ALB's, they end up in metric labels and URLs.
+std::string resource_name(const YamlField& f) {
+  const std::string name = f.str();
+  bool ok = !name.empty() && name.size() <= 32 && name.front() != '-' && name.back() != '-';
+  for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-');
+  if (!ok) {
+    f.fail(
+        "'" + name +
+        "' is not a name of 1 to 32 letters, digits and hyphens, without a hyphen at either end");
+  }
+  return name;
+}
+
+IpAddress ip_field(const YamlField& f) {
+  auto a = parse_ip_address(f.str());
+  if (!a) f.fail("'" + f.str() + "' is not an IPv4 or IPv6 address");
+  return *a;
+}
+
+// "10.0.0.1:80" or "[fd00::1]:80".
+Endpoint endpoint_field(const YamlField& f) {
+  const std::string text = f.str();
+  std::string host, port;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find("]:");
+    if (close != std::string::npos) {
+      host = text.substr(1, close - 1);
+      port = text.substr(close + 2);
+    }
+  } else if (const size_t colon = text.find(':');
+             colon != std::string::npos && text.find(':', colon + 1) == std::string::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  auto address = parse_ip_address(host);
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (!address || port.empty() || ec != std::errc() || end != port.data() + port.size() ||
+      value < 1 || value > 65535) {
+    f.fail("'" + text + "' is not an address and port like 10.0.0.1:80 or [fd00::1]:80");
+  }
+  return {*address, static_cast<uint16_t>(value)};
+}
+
+bool is_loopback(const IpAddress& a) {
+  if (a.is_v4()) return a.bytes[12] == 127;
+  return a == *parse_ip_address("::1");
+}
+
+// "200", "200-299", "200,202" and combinations of those, every code within 200-499.
+StatusMatcher matcher_field(const YamlField& f) {
+  const std::string text = f.str();
+  StatusMatcher out;
+  auto bad = [&] {
+    f.fail("'" + text + "' is not a list of HTTP codes and ranges within 200-499, like 200, " +
+           "200-299 or 200,202");
+  };
+  auto code = [&](std::string_view s) {
+    unsigned v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < 200 || v > 499) bad();
+    return static_cast<uint16_t>(v);
+  };
+  std::string_view rest = text;
+  while (true) {
+    const size_t comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    const size_t dash = item.find('-');
+    if (dash == std::string_view::npos) {
+      const uint16_t c = code(item);
+      out.emplace_back(c, c);
+    } else {
+      const uint16_t lo = code(item.substr(0, dash)), hi = code(item.substr(dash + 1));
+      if (lo > hi) bad();
+      out.emplace_back(lo, hi);
+    }
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return out;
+}
+
+// Rejects a second use of `value` among `seen`, naming this field.
+void unique(std::set<std::string>& seen, const YamlField& f, const std::string& value,
+            std::string_view what) {
+  if (!seen.insert(value).second) f.fail("'" + value + "' is used by another " + std::string(what));
+}
+
+void parse_dataplane(const YamlField& f, DataplaneLink& out) {
+  f.expect_map({"control_socket"});
+  if (auto v = f.child("control_socket"); v.present()) {
+    out.control_socket = v.str();
+    if (out.control_socket.empty() || out.control_socket.front() != '/')
+      v.fail("must be an absolute path");
+    // sockaddr_un holds 107 characters and the terminating NUL.
+    if (out.control_socket.size() > 107) v.fail("socket paths are at most 107 characters");
+  }
+}
+
+void parse_api(const YamlField& f, ApiConfig& out) {
+  f.expect_map({"listen", "bearer_token"});
+  const YamlField listen = f.child("listen");
+  if (listen.present()) out.listen = endpoint_field(listen);
+  if (auto v = f.child("bearer_token"); v.present()) {
+    out.bearer_token = v.str();
+    bool ok = out.bearer_token.size() >= 16 && out.bearer_token.size() <= 256;
+    for (char c : out.bearer_token) ok = ok && c > ' ' && c < 127;
+    if (!ok) v.fail("must be 16 to 256 printable characters without spaces");
+  }
+  if (out.bearer_token.empty() && !is_loopback(out.listen.address))
+    listen.fail("is not a loopback address, so api.bearer_token is required");
+}
+
+PortSpec parse_port(const YamlField& f) {
+  f.expect_map({"name", "device", "mtu", "rx_descriptors", "tx_descriptors", "addresses"});
+  PortSpec port;
+  port.name = f.required("name").str();
+  if (port.name.empty()) f.child("name").fail("must not be empty");
+  port.device = f.required("device").str();
+  if (port.device.empty()) f.child("device").fail("must not be empty");
+  if (auto v = f.child("mtu"); v.present()) port.mtu = static_cast<uint16_t>(v.uint(68, 9600));
+  if (auto v = f.child("rx_descriptors"); v.present())
+    port.rx_descriptors = static_cast<uint16_t>(v.uint(32, 16384));
+  if (auto v = f.child("tx_descriptors"); v.present())
+    port.tx_descriptors = static_cast<uint16_t>(v.uint(32, 16384));
+  if (auto v = f.child("addresses"); v.present()) {
+    for (const auto& item : v.items()) {
+      auto prefix = parse_ip_prefix(item.str());
+      if (!prefix)
+        item.fail("'" + item.str() +
+                  "' is not an address with a prefix length, like 10.0.0.2/24 or fd00::2/64");
+      port.addresses.push_back(*prefix);
+    }
+  }
+  return port;
+}
+
+HealthCheck parse_health_check(const YamlField& f, GroupProtocol group) {
+  HealthCheck hc;
+  hc.protocol = group == GroupProtocol::kHttps  ? HealthProtocol::kHttps
+                : group == GroupProtocol::kHttp ? HealthProtocol::kHttp
+                                                : HealthProtocol::kTcp;
+  if (!f.present()) return hc;
+  f.expect_map({"protocol", "path", "port", "interval_s", "timeout_s", "healthy_threshold",
+                "unhealthy_threshold", "matcher"});
+  if (auto v = f.child("protocol"); v.present())
+    hc.protocol = static_cast<HealthProtocol>(v.choice({"tcp", "http", "https"}));
+  const bool http = hc.protocol != HealthProtocol::kTcp;
+  if (auto v = f.child("path"); v.present()) {
+    if (!http) v.fail("only http and https health checks have a path");
+    hc.path = v.str();
+    bool ok = !hc.path.empty() && hc.path.front() == '/' && hc.path.size() <= 1024;
+    for (char c : hc.path) ok = ok && c > ' ' && c < 127;
+    if (!ok) v.fail("'" + hc.path + "' is not a path starting with '/' (at most 1024 characters)");
+  }
+  if (auto v = f.child("matcher"); v.present()) {
+    if (!http) v.fail("only http and https health checks have a matcher");
+    hc.matcher = matcher_field(v);
+  }
+  if (auto v = f.child("port"); v.present()) hc.port = static_cast<uint16_t>(v.uint(1, 65535));
+  if (auto v = f.child("interval_s"); v.present())
+    hc.interval_s = static_cast<uint32_t>(v.uint(5, 300));
+  if (auto v = f.child("timeout_s"); v.present())
+    hc.timeout_s = static_cast<uint32_t>(v.uint(2, 120));
+  if (auto v = f.child("healthy_threshold"); v.present())
+    hc.healthy_threshold = static_cast<uint32_t>(v.uint(2, 10));
+  if (auto v = f.child("unhealthy_threshold"); v.present())
+    hc.unhealthy_threshold = static_cast<uint32_t>(v.uint(2, 10));
+  if (hc.timeout_s >= hc.interval_s) {
+    const YamlField at = f.child("timeout_s").present() ? f.child("timeout_s") : f;
+    at.fail("timeout_s (" + std::to_string(hc.timeout_s) + ") must be less than interval_s (" +
+            std::to_string(hc.interval_s) + ")");
+  }
+  return hc;
+}
+
+TargetGroup parse_target_group(const YamlField& f) {
+  f.expect_map({"name", "protocol", "port", "targets", "health_check", "deregistration_delay_s",
+                "slow_start_s"});
+  TargetGroup g;
+  g.name = resource_name(f.required("name"));
+  g.protocol =
+      static_cast<GroupProtocol>(f.required("protocol").choice({"tcp", "udp", "http", "https"}));
+  g.port = static_cast<uint16_t>(f.required("port").uint(1, 65535));
+  if (auto v = f.child("targets"); v.present()) {
+    std::set<std::pair<IpAddress, uint16_t>> seen;
+    for (const auto& item : v.items()) {
+      item.expect_map({"address", "port", "weight"});
+      Target t;
+      t.address = ip_field(item.required("address"));
+      t.port = g.port;
+      if (auto p = item.child("port"); p.present())
+        t.port = static_cast<uint16_t>(p.uint(1, 65535));
+      if (auto w = item.child("weight"); w.present())
+        t.weight = static_cast<uint16_t>(w.uint(0, 999));
+      if (!seen.insert({t.address, t.port}).second) {
+        item.fail(format_ip_address(t.address) + " port " + std::to_string(t.port) +
+                  " is already a target of this group");
+      }
+      g.targets.push_back(t);
+    }
+  }
+  g.health_check = parse_health_check(f.child("health_check"), g.protocol);
+  if (auto v = f.child("deregistration_delay_s"); v.present())
+    g.deregistration_delay_s = static_cast<uint32_t>(v.uint(0, 3600));
+  if (auto v = f.child("slow_start_s"); v.present()) {
+    g.slow_start_s = static_cast<uint32_t>(v.uint(0, 900));
+    if (g.slow_start_s != 0 && g.slow_start_s < 30) v.fail("must be 0 (off) or between 30 and 900");
+  }
+  return g;
+}
+
+Service parse_service(const YamlField& f, const ControlConfig& config) {
+  f.expect_map({"name", "vip", "protocol", "port", "mode", "tunnel", "gue_port", "hash_source_port",
+                "track_udp_flows", "target_group"});
+  Service s;
+  s.name = resource_name(f.required("name"));
+  s.vip = ip_field(f.required("vip"));
+  s.protocol = static_cast<ServiceProtocol>(f.required("protocol").choice({"tcp", "udp"}));
+  s.port = static_cast<uint16_t>(f.required("port").uint(0, 65535));
+  if (auto v = f.child("mode"); v.present())
+    s.mode = static_cast<ForwardingMode>(v.choice({"nat", "dsr", "tunnel"}));
+  if (auto v = f.child("tunnel"); v.present()) {
+    if (s.mode != ForwardingMode::kTunnel) v.fail("only tunnel mode services have a tunnel type");
+    s.tunnel = static_cast<TunnelType>(v.choice({"ipip", "gue"}));
+  }
+  if (auto v = f.child("gue_port"); v.present()) {
+    if (s.mode != ForwardingMode::kTunnel || s.tunnel != TunnelType::kGue)
+      v.fail("only services with tunnel: gue have a gue_port");
+    s.gue_port = static_cast<uint16_t>(v.uint(1, 65535));
+  }
+  if (auto v = f.child("hash_source_port"); v.present()) s.hash_source_port = v.boolean();
+  if (auto v = f.child("track_udp_flows"); v.present()) {
+    s.track_udp_flows = v.boolean();
+    // nat rewrites replies, which needs the flow's state.
+    if (!s.track_udp_flows && s.mode == ForwardingMode::kNat)
+      v.fail("nat services must track UDP flows; false is only for dsr and tunnel");
+  }
+  const YamlField tg = f.required("target_group");
+  s.target_group = tg.str();
+  const TargetGroup* group = config.find_target_group(s.target_group);
+  if (!group) tg.fail("'" + s.target_group + "' is not a target group");
+  const bool tcp_group = group->protocol == GroupProtocol::kTcp;
+  const bool udp_group = group->protocol == GroupProtocol::kUdp;
+  if ((s.protocol == ServiceProtocol::kTcp && !tcp_group) ||
+      (s.protocol == ServiceProtocol::kUdp && !udp_group)) {
+    tg.fail("target group '" + s.target_group + "' is not of the service's protocol (" +
+            (s.protocol == ServiceProtocol::kTcp ? "tcp" : "udp") + ")");
+  }
+  for (const auto& t : group->targets) {
+    if (t.address.family() != s.vip.family()) {
+      tg.fail("target " + format_ip_address(t.address) + " of '" + s.target_group +
+              "' is not of the VIP's address family");
+    }
+  }
+  return s;
+}
+
+Action parse_action(const YamlField& f, const ControlConfig& config) {
+  f.expect_map({"forward", "fixed_response"});
+  const YamlField forward = f.child("forward"), fixed = f.child("fixed_response");
+  if (forward.present() == fixed.present()) f.fail("needs exactly one of forward, fixed_response");
+  Action a;
+  if (forward.present()) {
+    a.forward = forward.str();
+    const TargetGroup* group = config.find_target_group(a.forward);
+    if (!group) forward.fail("'" + a.forward + "' is not a target group");
+    if (group->protocol != GroupProtocol::kHttp && group->protocol != GroupProtocol::kHttps)
+      forward.fail("listeners forward only to http and https target groups");
+  } else {
+    fixed.expect_map({"status_code", "body"});
+    FixedResponse r;
+    r.status_code = static_cast<uint16_t>(fixed.required("status_code").uint(200, 599));
+    if (auto b = fixed.child("body"); b.present()) {
+      r.body = b.str();
+      if (r.body.size() > 1024) b.fail("at most 1024 characters");
+    }
+    a.fixed_response = std::move(r);
+  }
+  return a;
+}
+
+std::vector<std::string> pattern_list(const YamlField& f, bool path) {
+  std::vector<std::string> out;
+  for (const auto& item : f.items()) {
+    std::string p = item.str();
+    bool ok = !p.empty() && p.size() <= 128 && (!path || p.front() == '/');
+    for (char c : p) ok = ok && c > ' ' && c < 127;
+    if (!ok) {
+      item.fail("'" + p + "' is not a " +
+                (path ? "path pattern starting with '/'" : "host name pattern") +
+                " of at most 128 printable characters");
+    }
+    out.push_back(std::move(p));
+  }
+  if (out.empty()) f.fail("must not be empty");
+  return out;
+}
+
+Listener parse_listener(const YamlField& f, const ControlConfig& config) {
+  f.expect_map({"name", "address", "protocol", "certificate", "rules", "default_action"});
+  Listener l;
+  l.name = resource_name(f.required("name"));
+  l.address = endpoint_field(f.required("address"));
+  if (auto v = f.child("protocol"); v.present())
+    l.protocol = static_cast<ListenerProtocol>(v.choice({"http", "https"}));
+  if (auto v = f.child("certificate"); v.present()) {
+    if (l.protocol != ListenerProtocol::kHttps) v.fail("only https listeners have a certificate");
+    l.certificate = v.str();
+    if (l.certificate.empty()) v.fail("must not be empty");
+  } else if (l.protocol == ListenerProtocol::kHttps) {
+    f.required("certificate");
+  }
+  if (auto v = f.child("rules"); v.present()) {
+    std::set<uint32_t> priorities;
+    for (const auto& item : v.items()) {
+      item.expect_map({"priority", "conditions", "action"});
+      Rule r;
+      const YamlField priority = item.required("priority");
+      r.priority = static_cast<uint32_t>(priority.uint(1, 50000));
+      if (!priorities.insert(r.priority).second)
+        priority.fail(std::to_string(r.priority) + " is the priority of another rule");
+      const YamlField conditions = item.required("conditions");
+      conditions.expect_map({"host", "path"});
+      if (auto h = conditions.child("host"); h.present()) r.hosts = pattern_list(h, false);
+      if (auto p = conditions.child("path"); p.present()) r.paths = pattern_list(p, true);
+      if (r.hosts.empty() && r.paths.empty()) conditions.fail("needs a host or a path condition");
+      r.action = parse_action(item.required("action"), config);
+      l.rules.push_back(std::move(r));
+    }
+    std::sort(l.rules.begin(), l.rules.end(),
+              [](const Rule& a, const Rule& b) { return a.priority < b.priority; });
+  }
+  l.default_action = parse_action(f.required("default_action"), config);
+  return l;
+}
+
+// SQS naming: letters, digits, hyphens and underscores; FIFO names end in ".fifo".
+std::string messaging_name(const YamlField& f, bool fifo, size_t max, std::string_view what) {
+  const std::string name = f.str();
+  const std::string_view suffix = ".fifo";
+  const bool has_suffix = name.size() > suffix.size() && name.ends_with(suffix);
+  const std::string_view base =
+      std::string_view(name).substr(0, name.size() - (has_suffix ? suffix.size() : 0));
+  bool ok = !base.empty() && name.size() <= max;
+  for (char c : base)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+  if (!ok) {
+    f.fail("'" + name + "' is not a " + std::string(what) + " name of 1 to " + std::to_string(max) +
+           " letters, digits, hyphens and underscores");
+  }
+  if (fifo && !has_suffix) f.fail("fifo " + std::string(what) + " names end in .fifo");
+  if (!fifo && has_suffix)
+    f.fail("only fifo " + std::string(what) + "s have names ending in .fifo");
+  return name;
+}
+
+Queue parse_queue(const YamlField& f) {
+  f.expect_map({"name", "fifo", "attributes"});
+  Queue q;
+  if (auto v = f.child("fifo"); v.present()) q.fifo = v.boolean();
+  q.name = messaging_name(f.required("name"), q.fifo, 80, "queue");
+  if (auto a = f.child("attributes"); a.present()) {
+    a.expect_map({"visibility_timeout_s", "message_retention_s", "delay_s", "maximum_message_size",
+                  "receive_wait_s", "content_based_deduplication"});
+    QueueAttributes& qa = q.attributes;
+    auto set = [&](const char* key, uint32_t& out, uint64_t min, uint64_t max) {
+      if (auto v = a.child(key); v.present()) out = static_cast<uint32_t>(v.uint(min, max));
+    };
+    set("visibility_timeout_s", qa.visibility_timeout_s, 0, 43200);
+    set("message_retention_s", qa.message_retention_s, 60, 1209600);
+    set("delay_s", qa.delay_s, 0, 900);
+    set("maximum_message_size", qa.maximum_message_size, 1024, 262144);
+    set("receive_wait_s", qa.receive_wait_s, 0, 20);
+    if (auto v = a.child("content_based_deduplication"); v.present()) {
+      if (!q.fifo) v.fail("only fifo queues deduplicate");
+      qa.content_based_deduplication = v.boolean();
+    }
+  }
+  return q;
+}
+
+AccessKey parse_access_key(const YamlField& f) {
+  f.expect_map({"id", "secret"});
+  AccessKey k;
+  const YamlField id = f.required("id"), secret = f.required("secret");
+  k.id = id.str();
+  bool ok = k.id.size() >= 16 && k.id.size() <= 128;
+  for (char c : k.id)
+    ok = ok && (std::isupper(static_cast<unsigned char>(c)) ||
+                std::isdigit(static_cast<unsigned char>(c)));
+  if (!ok) id.fail("must be 16 to 128 upper-case letters and digits");
+  k.secret = secret.str();
+  ok = k.secret.size() >= 16 && k.secret.size() <= 128;
+  for (char c : k.secret) ok = ok && c > ' ' && c < 127;
+  if (!ok) secret.fail("must be 16 to 128 printable characters without spaces");
+  return k;
+}
+
+ControlConfig parse_document(const YamlField& root) {
+  ControlConfig config;
+  if (!root.present()) return config;
+  root.expect_map({"dataplane", "api", "ports", "target_groups", "services", "listeners", "queues",
+                   "topics", "access_keys"});
+  if (auto f = root.child("dataplane"); f.present()) parse_dataplane(f, config.dataplane);
+  if (auto f = root.child("api"); f.present()) parse_api(f, config.api);
+  if (auto f = root.child("ports"); f.present()) {
+    std::set<std::string> names, devices;
+    for (const auto& item : f.items()) {
+      PortSpec p = parse_port(item);
+      unique(names, item.child("name"), p.name, "port");
+      unique(devices, item.child("device"), p.device, "port");
+      config.ports.push_back(std::move(p));
+    }
+  }
+  if (auto f = root.child("target_groups"); f.present()) {
+    std::set<std::string> names;
+    for (const auto& item : f.items()) {
+      TargetGroup g = parse_target_group(item);
+      unique(names, item.child("name"), g.name, "target group");
+      config.target_groups.push_back(std::move(g));
+    }
+  }
+  if (auto f = root.child("services"); f.present()) {
+    std::set<std::string> names;
+    std::set<std::tuple<IpAddress, ServiceProtocol, uint16_t>> vips;
+    for (const auto& item : f.items()) {
+      Service s = parse_service(item, config);
+      unique(names, item.child("name"), s.name, "service");
+      if (!vips.insert({s.vip, s.protocol, s.port}).second) {
+        item.fail(format_ip_address(s.vip) + " " +
+                  (s.protocol == ServiceProtocol::kTcp ? "tcp" : "udp") + " port " +
+                  std::to_string(s.port) + " is already a service");
+      }
+      config.services.push_back(std::move(s));
+    }
+  }
+  if (auto f = root.child("listeners"); f.present()) {
+    std::set<std::string> names;
+    std::set<std::pair<IpAddress, uint16_t>> addresses;
+    for (const auto& item : f.items()) {
+      Listener l = parse_listener(item, config);
+      unique(names, item.child("name"), l.name, "listener");
+      if (!addresses.insert({l.address.address, l.address.port}).second)
+        item.child("address").fail("is the address of another listener");
+      config.listeners.push_back(std::move(l));
+    }
+  }
+  if (auto f = root.child("queues"); f.present()) {
+    std::set<std::string> names;
+    for (const auto& item : f.items()) {
+      Queue q = parse_queue(item);
+      unique(names, item.child("name"), q.name, "queue");
+      config.queues.push_back(std::move(q));
+    }
+  }
+  if (auto f = root.child("topics"); f.present()) {
+    std::set<std::string> names;
+    for (const auto& item : f.items()) {
+      item.expect_map({"name", "fifo"});
+      Topic t;
+      if (auto v = item.child("fifo"); v.present()) t.fifo = v.boolean();
+      t.name = messaging_name(item.required("name"), t.fifo, 256, "topic");
+      unique(names, item.child("name"), t.name, "topic");
+      config.topics.push_back(std::move(t));
+    }
+  }
+  if (auto f = root.child("access_keys"); f.present()) {
+    std::set<std::string> ids;
+    for (const auto& item : f.items()) {
+      AccessKey k = parse_access_key(item);
+      unique(ids, item.child("id"), k.id, "access key");
+      config.access_keys.push_back(std::move(k));
+    }
+  }
+  return config;
+}
+
+}  // namespace
+
+const TargetGroup* ControlConfig::find_target_group(std::string_view name) const {
+  for (const auto& g : target_groups) {
+    if (g.name == name) return &g;
+  }
+  return nullptr;
+}
+
+ControlConfig parse_control_config(std::string_view yaml_text, std::string_view source) {
+  return parse_document(YamlField::document(yaml_text, source));
+}
+
+LoadResult load_control_config(std::string_view yaml_text, std::string_view source) {
+  LoadResult result;
+  try {
+    result.config = parse_control_config(yaml_text, source);
+  } catch (const ConfigError& e) {
+    result.error = e.what();
+  }
+  return result;
+}
+
+LoadResult load_control_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return {std::nullopt, path + ": cannot open"};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_control_config(text.str(), path);
+}
+
+}  // namespace sluice::controlplane

@@ -1,0 +1,174 @@
+// The control plane's declarative configuration: one YAML document describing how to reach the
+// dataplane, the API, ports, target groups, L4 services, L7 listeners, queues, topics and access
+// keys. Parsing checks every value and every cross-reference; errors name the key and the line.
+// docs/controlplane-config.md is the reference of every key.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config_error.h"
+#include "ip_address.h"
+
+namespace sluice::controlplane {
+
+struct Endpoint {
+  IpAddress address;
+  uint16_t port = 0;
+};
+
+struct DataplaneLink {
+  std::string control_socket = "/run/sluice/control.sock";
+};
+
+struct ApiConfig {
+  Endpoint listen = {*parse_ip_address("127.0.0.1"), 8480};
+  std::string bearer_token;  // required unless `listen` is a loopback address
+};
+
+struct PortSpec {
+  std::string name;
+  std::string device;
+  uint16_t mtu = 1500;
+  uint16_t rx_descriptors = 1024;
+  uint16_t tx_descriptors = 1024;
+  std::vector<IpPrefix> addresses;
+};
+
+enum class GroupProtocol { kTcp, kUdp, kHttp, kHttps };
+enum class HealthProtocol { kTcp, kHttp, kHttps };
+
+struct Target {
+  IpAddress address;
+  uint16_t port = 0;  // the group's port unless set
+  uint16_t weight = 1;
+};
+
+// Inclusive ranges of HTTP status codes, all within 200-499.
+using StatusMatcher = std::vector<std::pair<uint16_t, uint16_t>>;
+
+struct HealthCheck {
+  HealthProtocol protocol = HealthProtocol::kHttp;  // tcp for tcp and udp groups
+  std::string path = "/";
+  uint16_t port = 0;  // 0: the traffic port (each target's own)
+  uint32_t interval_s = 30;
+  uint32_t timeout_s = 5;
+  uint32_t healthy_threshold = 5;
+  uint32_t unhealthy_threshold = 2;
+  StatusMatcher matcher = StatusMatcher(1, {200, 200});
+};
+
+struct TargetGroup {
+  std::string name;
+  GroupProtocol protocol = GroupProtocol::kTcp;
+  uint16_t port = 0;
+  std::vector<Target> targets;
+  HealthCheck health_check;
+  uint32_t deregistration_delay_s = 300;
+  uint32_t slow_start_s = 0;
+};
+
+enum class ServiceProtocol { kTcp, kUdp };
+enum class ForwardingMode { kNat, kDsr, kTunnel };
+enum class TunnelType { kIpip, kGue };
+
+struct Service {
+  std::string name;
+  IpAddress vip;
+  ServiceProtocol protocol = ServiceProtocol::kTcp;
+  uint16_t port = 0;  // 0: every port
+  ForwardingMode mode = ForwardingMode::kNat;
+  TunnelType tunnel = TunnelType::kIpip;
+  uint16_t gue_port = 6080;
+  bool hash_source_port = true;
+  bool track_udp_flows = true;
+  std::string target_group;
+};
+
+struct FixedResponse {
+  uint16_t status_code = 200;
+  std::string body;
+};
+
+// Exactly one of forward (a target group's name) and fixed_response.
+struct Action {
+  std::string forward;
+  std::optional<FixedResponse> fixed_response;
+};
+
+struct Rule {
+  uint32_t priority = 0;
+  std::vector<std::string> hosts;  // any of them matches; empty: any host
+  std::vector<std::string> paths;  // any of them matches; empty: any path
+  Action action;
+};
+
+enum class ListenerProtocol { kHttp, kHttps };
+
+struct Listener {
+  std::string name;
+  Endpoint address;
+  ListenerProtocol protocol = ListenerProtocol::kHttp;
+  std::string certificate;  // https only: a PEM file with the certificate chain and key
+  std::vector<Rule> rules;  // sorted by priority
+  Action default_action;
+};
+
+struct QueueAttributes {
+  uint32_t visibility_timeout_s = 30;
+  uint32_t message_retention_s = 345600;
+  uint32_t delay_s = 0;
+  uint32_t maximum_message_size = 262144;
+  uint32_t receive_wait_s = 0;
+  bool content_based_deduplication = false;  // fifo queues only
+};
+
+struct Queue {
+  std::string name;
+  bool fifo = false;
+  QueueAttributes attributes;
+};
+
+struct Topic {
+  std::string name;
+  bool fifo = false;
+};
+
+struct AccessKey {
+  std::string id;
+  std::string secret;
+};
+
+struct ControlConfig {
+  DataplaneLink dataplane;
+  ApiConfig api;
+  std::vector<PortSpec> ports;
+  std::vector<TargetGroup> target_groups;
+  std::vector<Service> services;
+  std::vector<Listener> listeners;
+  std::vector<Queue> queues;
+  std::vector<Topic> topics;
+  std::vector<AccessKey> access_keys;
+
+  const TargetGroup* find_target_group(std::string_view name) const;
+};
+
+// Parses and checks a document; `source` names it in messages. Throws ConfigError.
+ControlConfig parse_control_config(std::string_view yaml_text, std::string_view source);
+
+// Either a whole, valid configuration or the first error; never a partial configuration.
+struct LoadResult {
+  std::optional<ControlConfig> config;
+  std::string error;
+
+  bool ok() const { return config.has_value(); }
+};
+
+LoadResult load_control_config(std::string_view yaml_text, std::string_view source);
+LoadResult load_control_config_file(const std::string& path);
+
+}  // namespace sluice::controlplane
