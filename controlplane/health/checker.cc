@@ -1,5 +1,7 @@
 #include "checker.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -60,9 +62,8 @@ Checker::Checker(uint64_t seed) : rng_(seed) {
 }
 
 Checker::~Checker() {
-  for (auto& [id, t] : targets_) {
-    if (t.fd >= 0) close(t.fd);
-  }
+  for (auto& [id, t] : targets_) cancel(t);
+  if (tls_ctx_ != nullptr) SSL_CTX_free(tls_ctx_);
   close(epoll_fd_);
 }
 
@@ -120,8 +121,13 @@ bool Checker::remove_target(TargetId id) {
 
 void Checker::cancel(Target& t) {
   if (t.phase == Phase::kIdle) return;
+  if (t.ssl != nullptr) {
+    SSL_free(t.ssl);
+    t.ssl = nullptr;
+  }
   close(t.fd);  // also leaves the epoll set: the descriptor is not shared
   t.fd = -1;
+  t.events = 0;
   in_flight_.erase(t.serial);
   stats_.in_flight = in_flight_.size();
   t.phase = Phase::kIdle;
@@ -137,7 +143,8 @@ std::string Checker::build_request(const Target& t) const {
   if (host.empty()) {
     const std::string addr = format_ip_address(t.endpoint.address);
     host = t.endpoint.address.is_v4() ? addr : "[" + addr + "]";
-    if (port != 80) host += ":" + std::to_string(port);
+    const uint16_t default_port = c.protocol == CheckProtocol::kHttps ? 443 : 80;
+    if (port != default_port) host += ":" + std::to_string(port);
   }
   std::string r;
   r.reserve(c.path.size() + host.size() + 96);
@@ -178,6 +185,7 @@ void Checker::start_check(TargetId id, Target& t, TimePoint now) {
     return;
   }
   t.fd = fd;
+  t.events = EPOLLOUT;
   t.phase = Phase::kConnecting;
   in_flight_.emplace(t.serial, id);
   stats_.in_flight = in_flight_.size();
@@ -185,74 +193,148 @@ void Checker::start_check(TargetId id, Target& t, TimePoint now) {
   schedule(TimerKind::kDeadline, now + c.timeout, id, t.serial);
 }
 
-void Checker::on_writable(TargetId id, Target& t, TimePoint now) {
+bool Checker::start_tls(Target& t) {
+  if (tls_ctx_ == nullptr) {
+    tls_ctx_ = SSL_CTX_new(TLS_client_method());
+    if (tls_ctx_ == nullptr) return false;
+    // Like an ALB: the target's certificate is not verified. A peer that closes without
+    // close_notify is an ordinary end of stream here, not an error.
+    SSL_CTX_set_verify(tls_ctx_, SSL_VERIFY_NONE, nullptr);
+    SSL_CTX_set_options(tls_ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+  }
+  t.ssl = SSL_new(tls_ctx_);
+  if (t.ssl == nullptr || SSL_set_fd(t.ssl, t.fd) != 1) return false;
+  const std::string& host = t.config->host;
+  if (!host.empty() && !parse_ip_address(host)) SSL_set_tlsext_host_name(t.ssl, host.c_str());
+  SSL_set_connect_state(t.ssl);
+  return true;
+}
+
+namespace {
+
+// Maps an SSL_* call's outcome onto the plain-socket convention of write_some/read_some.
+ssize_t tls_outcome(SSL* ssl, int r, uint32_t* events) {
+  if (r > 0) return r;
+  switch (SSL_get_error(ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+      *events = EPOLLIN;
+      return -1;
+    case SSL_ERROR_WANT_WRITE:
+      *events = EPOLLOUT;
+      return -1;
+    case SSL_ERROR_ZERO_RETURN:
+      return 0;
+    default:
+      return -2;
+  }
+}
+
+}  // namespace
+
+ssize_t Checker::write_some(Target& t, const char* data, size_t len, uint32_t* events) {
+  if (t.ssl != nullptr) {
+    ERR_clear_error();
+    return tls_outcome(t.ssl, SSL_write(t.ssl, data, static_cast<int>(len)), events);
+  }
+  for (;;) {
+    const ssize_t n = send(t.fd, data, len, MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      *events = EPOLLOUT;
+      return -1;
+    }
+    return -2;
+  }
+}
+
+ssize_t Checker::read_some(Target& t, char* buf, size_t len, uint32_t* events) {
+  if (t.ssl != nullptr) {
+    ERR_clear_error();
+    return tls_outcome(t.ssl, SSL_read(t.ssl, buf, static_cast<int>(len)), events);
+  }
+  for (;;) {
+    const ssize_t n = recv(t.fd, buf, len, 0);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      *events = EPOLLIN;
+      return -1;
+    }
+    return -2;
+  }
+}
+
+void Checker::want(Target& t, uint32_t events) {
+  if (t.events == events) return;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = t.serial;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, t.fd, &ev);
+  t.events = events;
+}
+
+void Checker::drive(TargetId id, Target& t, TimePoint now) {
+  auto fail = [&](FailReason why) {
+    finish(id, t, CheckResult::failed(why, now - t.started, now), now);
+  };
   if (t.phase == Phase::kConnecting) {
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(t.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-    if (err != 0) {
-      finish(id, t, CheckResult::failed(connect_failure(err), now - t.started, now), now);
-      return;
-    }
-    if (t.config->protocol == CheckProtocol::kTcp) {
+    if (err != 0) return fail(connect_failure(err));
+    const CheckProtocol protocol = t.config->protocol;
+    if (protocol == CheckProtocol::kTcp) {
       finish(id, t, CheckResult::passed(now - t.started, now), now);
       return;
     }
+    if (protocol == CheckProtocol::kHttps) {
+      if (!start_tls(t)) return fail(FailReason::kTlsError);
+      t.phase = Phase::kHandshake;
+    } else {
+      t.phase = Phase::kSending;
+    }
     t.request = build_request(t);
     t.sent = 0;
+  }
+  if (t.phase == Phase::kHandshake) {
+    ERR_clear_error();
+    uint32_t events = 0;
+    const ssize_t r = tls_outcome(t.ssl, SSL_do_handshake(t.ssl), &events);
+    if (r == -1) return want(t, events);
+    if (r <= 0) return fail(FailReason::kTlsError);
     t.phase = Phase::kSending;
   }
-  while (t.sent < t.request.size()) {
-    const ssize_t n =
-        send(t.fd, t.request.data() + t.sent, t.request.size() - t.sent, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;  // wait for EPOLLOUT again
-      if (errno == EINTR) continue;
-      finish(id, t, CheckResult::failed(FailReason::kConnectError, now - t.started, now), now);
-      return;
+  if (t.phase == Phase::kSending) {
+    while (t.sent < t.request.size()) {
+      uint32_t events = 0;
+      const ssize_t n =
+          write_some(t, t.request.data() + t.sent, t.request.size() - t.sent, &events);
+      if (n == -1) return want(t, events);
+      if (n <= 0) return fail(FailReason::kConnectError);
+      t.sent += static_cast<size_t>(n);
     }
-    t.sent += static_cast<size_t>(n);
+    t.phase = Phase::kReceiving;
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = t.serial;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, t.fd, &ev);
-  t.phase = Phase::kReceiving;
-}
-
-void Checker::on_readable(TargetId id, Target& t, TimePoint now) {
   char buf[kMaxStatusLine];
   for (;;) {
-    const ssize_t n = recv(t.fd, buf, sizeof buf, 0);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (errno == EINTR) continue;
-      finish(id, t, CheckResult::failed(FailReason::kBadResponse, now - t.started, now), now);
-      return;
-    }
-    if (n == 0) {
-      finish(id, t, CheckResult::failed(FailReason::kBadResponse, now - t.started, now), now);
-      return;
-    }
+    uint32_t events = 0;
+    const ssize_t n = read_some(t, buf, sizeof buf, &events);
+    if (n == -1) return want(t, events);
+    if (n <= 0) return fail(FailReason::kBadResponse);
     t.response.append(buf, static_cast<size_t>(n));
     const size_t eol = t.response.find('\n');
     if (eol != std::string::npos) {
       const int code = parse_status_line(std::string_view(t.response).substr(0, eol));
-      CheckResult r;
-      if (code < 0) {
-        r = CheckResult::failed(FailReason::kBadResponse, now - t.started, now);
-      } else if (t.config->matcher.matches(code)) {
-        r = CheckResult::passed(now - t.started, now, code);
-      } else {
-        r = CheckResult::failed(FailReason::kStatusMismatch, now - t.started, now, code);
-      }
+      if (code < 0) return fail(FailReason::kBadResponse);
+      CheckResult r =
+          t.config->matcher.matches(code)
+              ? CheckResult::passed(now - t.started, now, code)
+              : CheckResult::failed(FailReason::kStatusMismatch, now - t.started, now, code);
       finish(id, t, r, now);
       return;
     }
-    if (t.response.size() >= kMaxStatusLine) {
-      finish(id, t, CheckResult::failed(FailReason::kBadResponse, now - t.started, now), now);
-      return;
-    }
+    if (t.response.size() >= kMaxStatusLine) return fail(FailReason::kBadResponse);
   }
 }
 
@@ -285,11 +367,7 @@ void Checker::handle_event(uint64_t serial, TimePoint now) {
   auto it = targets_.find(id);
   if (it == targets_.end()) return;
   Target& t = it->second;
-  if (t.phase == Phase::kConnecting || t.phase == Phase::kSending) {
-    on_writable(id, t, now);
-  } else if (t.phase == Phase::kReceiving) {
-    on_readable(id, t, now);
-  }
+  if (t.phase != Phase::kIdle) drive(id, t, now);
 }
 
 size_t Checker::run_timers(TimePoint now) {

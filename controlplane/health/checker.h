@@ -1,10 +1,9 @@
 // Active health checker: one thread, one epoll set, non-blocking sockets. Each registered target is
-// checked every interval (plus jitter) with a TCP connect or an HTTP/1.1 GET whose status line is
-// matched against the target's matcher; each check has its own deadline. Results go to the
+// checked every interval (plus jitter) with a TCP connect or an HTTP/1.1 GET, plain or over TLS
+// (OpenSSL, certificate not verified), whose status line is matched against the target's matcher;
+// each check has its own deadline. Results go to the
 // target's TargetHealth. Nothing here starts a thread: the owner calls poll() or run_for() from its
 // own loop, or waits on fd() becoming readable and then calls poll(0).
-//
-// HTTPS checks are not implemented.
 #pragma once
 
 #include <netinet/in.h>
@@ -22,6 +21,9 @@
 
 #include "health_state.h"
 #include "ip_address.h"
+
+struct ssl_st;
+struct ssl_ctx_st;
 
 namespace sluice::controlplane::health {
 
@@ -93,7 +95,7 @@ class Checker {
   void on_result(ResultCallback callback) { callback_ = std::move(callback); }
 
  private:
-  enum class Phase : uint8_t { kIdle, kConnecting, kSending, kReceiving };
+  enum class Phase : uint8_t { kIdle, kConnecting, kHandshake, kSending, kReceiving };
   struct Target {
     Endpoint endpoint;
     std::shared_ptr<const HealthCheckConfig> config;
@@ -102,7 +104,9 @@ class Checker {
     // The check in flight (phase != kIdle).
     Phase phase = Phase::kIdle;
     int fd = -1;
-    uint64_t serial = 0;  // identifies the check in flight in the epoll data and the timer heap
+    uint32_t events = 0;    // the epoll interest registered for fd
+    ssl_st* ssl = nullptr;  // HTTPS only
+    uint64_t serial = 0;    // identifies the check in flight in the epoll data and the timer heap
     TimePoint started{};
     std::string request;
     size_t sent = 0;
@@ -121,14 +125,21 @@ class Checker {
   void schedule(TimerKind kind, TimePoint at, TargetId id, uint64_t serial);
   void start_check(TargetId id, Target& t, TimePoint now);
   void handle_event(uint64_t serial, TimePoint now);
-  void on_writable(TargetId id, Target& t, TimePoint now);
-  void on_readable(TargetId id, Target& t, TimePoint now);
+  // Advances the check in flight as far as the socket allows.
+  void drive(TargetId id, Target& t, TimePoint now);
+  void want(Target& t, uint32_t events);
+  // Plain or TLS I/O: bytes moved, 0 at end of stream, -1 when the socket must become ready for
+  // *events first, -2 on error.
+  ssize_t write_some(Target& t, const char* data, size_t len, uint32_t* events);
+  ssize_t read_some(Target& t, char* buf, size_t len, uint32_t* events);
+  bool start_tls(Target& t);
   void finish(TargetId id, Target& t, const CheckResult& result, TimePoint now);
   void cancel(Target& t);
   size_t run_timers(TimePoint now);
   std::string build_request(const Target& t) const;
 
   int epoll_fd_ = -1;
+  ssl_ctx_st* tls_ctx_ = nullptr;  // created with the first HTTPS check
   std::unordered_map<TargetId, Target> targets_;
   std::unordered_map<uint64_t, TargetId> in_flight_;  // check serial -> target
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;

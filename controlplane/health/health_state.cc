@@ -36,6 +36,8 @@ std::string_view to_string(FailReason reason) {
       return "status-mismatch";
     case FailReason::kBadResponse:
       return "bad-response";
+    case FailReason::kTlsError:
+      return "tls-error";
   }
   return "unknown";
 }
@@ -129,7 +131,7 @@ std::string validate_alb_ranges(const HealthCheckConfig& c) {
     return "slow_start: must be 0 (off) or 30-900 s";
   }
   if (c.jitter < 0.0 || c.jitter > 1.0) return "jitter: must be 0-1";
-  if (c.protocol == CheckProtocol::kHttp && (c.path.empty() || c.path.front() != '/')) {
+  if (c.protocol != CheckProtocol::kTcp && (c.path.empty() || c.path.front() != '/')) {
     return "path: must start with '/'";
   }
   return {};

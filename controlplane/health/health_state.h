@@ -39,6 +39,7 @@ enum class FailReason : uint8_t {
   kConnectError,    // any other connect error (unreachable, reset, ...)
   kStatusMismatch,  // HTTP answered with a code the matcher does not accept
   kBadResponse,     // HTTP peer closed before a status line, or sent something that is not one
+  kTlsError,        // HTTPS handshake failed
 };
 
 std::string_view to_string(FailReason reason);
@@ -74,7 +75,8 @@ class StatusMatcher {
   std::vector<std::pair<int, int>> ranges_;  // inclusive, in the order given
 };
 
-enum class CheckProtocol : uint8_t { kTcp, kHttp };
+// HTTPS checks do not verify the target's certificate, as on an ALB.
+enum class CheckProtocol : uint8_t { kTcp, kHttp, kHttps };
 
 struct HealthCheckConfig {
   CheckProtocol protocol = CheckProtocol::kHttp;

@@ -14,6 +14,9 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "checker.h"
 #include "health_state.h"
@@ -285,12 +288,40 @@ struct Socket {
   bool ok() const { return fd >= 0; }
 };
 
+// A server-side TLS context with a fresh self-signed P-256 certificate for "localhost".
+SSL_CTX* self_signed_tls_context() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  if (key == nullptr || cert == nullptr) return nullptr;
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  SSL_CTX* ctx = nullptr;
+  if (X509_sign(cert, key, EVP_sha256()) > 0) {
+    ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx != nullptr &&
+        (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1)) {
+      SSL_CTX_free(ctx);
+      ctx = nullptr;
+    }
+  }
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return ctx;
+}
+
 // A thread that accepts on a loopback listener and either answers every request with a fixed
-// response, or holds connections open without a word.
+// response (over TLS when given a context), or holds connections open without a word.
 class HttpServer {
  public:
-  HttpServer(std::string response, bool answer)
-      : listener_(true), response_(std::move(response)), answer_(answer) {
+  HttpServer(std::string response, bool answer, SSL_CTX* tls = nullptr)
+      : listener_(true), response_(std::move(response)), answer_(answer), tls_(tls) {
     if (listener_.ok()) thread_ = std::thread([this] { serve(); });
   }
   ~HttpServer() {
@@ -316,28 +347,60 @@ class HttpServer {
         held_.push_back(c);
         continue;
       }
+      if (tls_ != nullptr) {
+        serve_tls(c);
+      } else {
+        serve_plain(c);
+      }
+      close(c);
+    }
+  }
+
+  void serve_plain(int c) {
+    std::string request;
+    char buf[1024];
+    // Bounded: give up on a request after about a second.
+    for (int tries = 0; tries < 50 && request.find("\r\n\r\n") == std::string::npos; ++tries) {
+      pollfd q{.fd = c, .events = POLLIN, .revents = 0};
+      if (::poll(&q, 1, 20) <= 0) continue;
+      const ssize_t n = recv(c, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      request.append(buf, static_cast<size_t>(n));
+    }
+    keep_first(request);
+    (void)!send(c, response_.data(), response_.size(), MSG_NOSIGNAL);
+  }
+
+  void serve_tls(int c) {
+    const timeval limit{.tv_sec = 1, .tv_usec = 0};  // bounds every blocking TLS read and write
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    SSL* ssl = SSL_new(tls_);
+    SSL_set_fd(ssl, c);
+    if (SSL_accept(ssl) == 1) {
       std::string request;
       char buf[1024];
-      // Bounded: give up on a request after about a second.
-      for (int tries = 0; tries < 50 && request.find("\r\n\r\n") == std::string::npos; ++tries) {
-        pollfd q{.fd = c, .events = POLLIN, .revents = 0};
-        if (::poll(&q, 1, 20) <= 0) continue;
-        const ssize_t n = recv(c, buf, sizeof buf, 0);
+      for (int reads = 0; reads < 16 && request.find("\r\n\r\n") == std::string::npos; ++reads) {
+        const int n = SSL_read(ssl, buf, sizeof buf);
         if (n <= 0) break;
         request.append(buf, static_cast<size_t>(n));
       }
-      {
-        std::lock_guard lock(mu_);
-        if (first_request_.empty()) first_request_ = request;
-      }
-      (void)!send(c, response_.data(), response_.size(), MSG_NOSIGNAL);
-      close(c);
+      keep_first(request);
+      SSL_write(ssl, response_.data(), static_cast<int>(response_.size()));
+      SSL_shutdown(ssl);
     }
+    SSL_free(ssl);
+  }
+
+  void keep_first(const std::string& request) {
+    std::lock_guard lock(mu_);
+    if (first_request_.empty()) first_request_ = request;
   }
 
   Socket listener_;
   std::string response_;
   bool answer_;
+  SSL_CTX* tls_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::vector<int> held_;
@@ -502,6 +565,51 @@ TEST(HealthChecker, RemoveCancelsCheckInFlight) {
   EXPECT_EQ(checker.stats().passes + checker.stats().failures, 0u);
 }
 
+TEST(HealthChecker, HttpsAgainstSelfSignedServer) {
+  SSL_CTX* tls = self_signed_tls_context();
+  ASSERT_NE(tls, nullptr);
+  {
+    HttpServer ok("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, tls);
+    HttpServer down("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", true, tls);
+    HttpServer plain("HTTP/1.1 200 OK\r\n\r\n", true);
+    ASSERT_TRUE(ok.ok() && down.ok() && plain.ok());
+    Checker checker(1);
+    HealthCheckConfig c = fast(CheckProtocol::kHttps);
+    c.path = "/ping";
+    c.host = "backend.example";
+    checker.add_target(1, loopback(ok.port()), c);
+    checker.add_target(2, loopback(down.port()), c);
+    checker.add_target(3, loopback(plain.port()), c);  // no TLS there: the handshake fails
+    ASSERT_TRUE(checker.run_until(
+        [&] {
+          return checker.state(1) == TargetState::kHealthy &&
+                 checker.state(2) == TargetState::kUnhealthy && checker.status(3)->checks >= 1;
+        },
+        15s));
+    EXPECT_EQ(checker.status(1)->last_result->status_code, 200);
+    EXPECT_EQ(checker.status(2)->last_result->status_code, 404);
+    EXPECT_EQ(checker.status(2)->last_result->reason, FailReason::kStatusMismatch);
+    EXPECT_EQ(checker.status(3)->last_result->reason, FailReason::kTlsError);
+    const std::string request = ok.first_request();
+    EXPECT_EQ(request.rfind("GET /ping HTTP/1.1\r\n", 0), 0u) << request;
+    EXPECT_NE(request.find("\r\nHost: backend.example\r\n"), std::string::npos) << request;
+  }
+  SSL_CTX_free(tls);
+}
+
+TEST(HealthChecker, HttpsSilentServerTimesOut) {
+  HttpServer server("", /*answer=*/false);  // accepts, never answers the ClientHello
+  ASSERT_TRUE(server.ok());
+  Checker checker(1);
+  HealthCheckConfig c = fast(CheckProtocol::kHttps);
+  c.timeout = 300ms;
+  c.interval = 400ms;
+  checker.add_target(1, loopback(server.port()), c);
+  ASSERT_TRUE(checker.run_until([&] { return checker.status(1)->checks >= 1; }, 10s));
+  EXPECT_EQ(checker.status(1)->last_result->reason, FailReason::kTimeout);
+  EXPECT_GE(checker.status(1)->last_result->latency, 300ms);
+}
+
 size_t thread_count() {
   size_t n = 0;
   if (DIR* d = opendir("/proc/self/task")) {
@@ -543,29 +651,42 @@ TEST(HealthChecker, ThousandTargetsConcurrently) {
               checker.stats().in_flight_peak);
 }
 
-TEST(HealthChecker, ThousandHttpChecksAgainstFourServers) {
-  constexpr int kTargets = 1000;
+// HTTP(S) targets spread over four single-threaded loopback servers, all checked in one round.
+// The servers do TLS handshakes one after another, so HTTPS runs with fewer targets.
+void many_http_checks(const int targets, SSL_CTX* tls) {
   std::vector<std::unique_ptr<HttpServer>> servers;
   for (int i = 0; i < 4; ++i) {
-    servers.push_back(std::make_unique<HttpServer>("HTTP/1.1 200 OK\r\n\r\n", true));
+    servers.push_back(std::make_unique<HttpServer>("HTTP/1.1 200 OK\r\n\r\n", true, tls));
     ASSERT_TRUE(servers.back()->ok());
   }
   Checker checker(7);
-  HealthCheckConfig c = fast(CheckProtocol::kHttp);
+  HealthCheckConfig c = fast(tls != nullptr ? CheckProtocol::kHttps : CheckProtocol::kHttp);
   c.interval = 60s;
-  c.timeout = 10s;
+  c.timeout = 20s;
   const TimePoint start = Clock::now();
-  for (int i = 0; i < kTargets; ++i) checker.add_target(i, loopback(servers[i % 4]->port()), c);
+  for (int i = 0; i < targets; ++i) checker.add_target(i, loopback(servers[i % 4]->port()), c);
   size_t results = 0;
   checker.on_result([&](TargetId, const CheckResult&, TargetState, TargetState) { ++results; });
-  ASSERT_TRUE(checker.run_until([&] { return results >= kTargets; }, 20s))
-      << results << " of " << kTargets;
+  ASSERT_TRUE(checker.run_until([&] { return results >= static_cast<size_t>(targets); }, 30s))
+      << results << " of " << targets;
   const auto elapsed = Clock::now() - start;
-  EXPECT_EQ(checker.stats().passes, static_cast<uint64_t>(kTargets));
+  EXPECT_EQ(checker.stats().passes, static_cast<uint64_t>(targets));
   EXPECT_EQ(checker.stats().failures, 0u);
-  std::printf("[ health   ] %d HTTP checks in %.1f ms, peak %zu in flight\n", kTargets,
+  std::printf("[ health   ] %d %s checks in %.1f ms, peak %zu in flight\n", targets,
+              tls != nullptr ? "HTTPS" : "HTTP",
               std::chrono::duration<double, std::milli>(elapsed).count(),
               checker.stats().in_flight_peak);
+}
+
+TEST(HealthChecker, ThousandHttpChecksAgainstFourServers) {
+  many_http_checks(1000, nullptr);
+}
+
+TEST(HealthChecker, ManyHttpsChecksAgainstFourServers) {
+  SSL_CTX* tls = self_signed_tls_context();
+  ASSERT_NE(tls, nullptr);
+  many_http_checks(250, tls);
+  SSL_CTX_free(tls);
 }
 
 }  // namespace
