@@ -172,7 +172,8 @@ void Checker::start_check(TargetId id, Target& t, TimePoint now) {
   if (connect(fd, reinterpret_cast<const sockaddr*>(&sa), len) != 0 && errno != EINPROGRESS) {
     const int err = errno;
     close(fd);
-    finish(id, t, CheckResult::failed(connect_failure(err), Clock::now() - now, Clock::now()), now);
+    const TimePoint at = Clock::now();
+    finish(id, t, CheckResult::failed(connect_failure(err), at - now, at), now);
     return;
   }
   // Connected at once or in progress: either way the socket turns writable when it is decided.
