@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include "config.h"
 #include "lb_config.h"
+#include "lb_runtime.h"
 
 namespace sluice::lb {
 namespace {
@@ -149,6 +151,32 @@ TEST(LbConfig, AddressFormatting) {
   EXPECT_FALSE(parse_ip_prefix("10.0.0.1/33").has_value());
   EXPECT_FALSE(parse_ip_prefix("10.0.0.1/").has_value());
   EXPECT_FALSE(parse_ip_address("example.com").has_value());
+}
+
+}  // namespace
+}  // namespace sluice::lb
+
+namespace sluice::lb {
+namespace {
+
+// The shipped example is a configuration the balancer accepts and can compile: every backend is
+// reachable on a link or through a gateway.
+TEST(LbConfig, ExampleFileCompiles) {
+  LbConfig lb;
+  const std::vector<dataplane::ConfigSection> sections = {
+      {"lb", [&](const YamlField& f) { parse_lb_section(f, lb); }},
+      {"services", [&](const YamlField& f) { parse_services_section(f, lb); }},
+  };
+  const dataplane::DataplaneConfig config =
+      dataplane::load_config_file(SLUICE_SOURCE_ROOT "/examples/lb.yaml", sections);
+  dataplane::validate_config(config);
+  validate_lb_config(lb);
+  std::vector<LbPort> ports;
+  for (const auto& p : config.ports) ports.push_back({.name = p.name, .addresses = p.addresses});
+  const LbRuntime runtime(lb, ports);
+  EXPECT_EQ(runtime.services().size(), 3u);
+  ASSERT_NE(runtime.find_neighbor(*parse_ip_address("192.0.2.1")), nullptr)
+      << "the gateway is a next hop";
 }
 
 }  // namespace
