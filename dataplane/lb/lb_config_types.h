@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "packet_parse.h"
+#include "ip_address.h"
+#include "ip_proto.h"
 
 namespace sluice::lb {
 

@@ -13,17 +13,9 @@
 
 #include "drop_reason.h"
 #include "ip_address.h"
+#include "ip_proto.h"
 
 namespace sluice::lb {
-
-enum : uint8_t {
-  kProtoIcmp = 1,
-  kProtoIpip = 4,
-  kProtoTcp = 6,
-  kProtoUdp = 17,
-  kProtoIpv6 = 41,
-  kProtoIcmp6 = 58
-};
 
 // What identifies a flow: 40 bytes, no padding holes, compared and hashed as raw bytes.
 struct FlowKey {
