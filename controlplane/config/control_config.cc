@@ -126,30 +126,6 @@ void parse_api(const YamlField& f, ApiConfig& out) {
     listen.fail("is not a loopback address, so api.bearer_token is required");
 }
 
-PortSpec parse_port(const YamlField& f) {
-  f.expect_map({"name", "device", "mtu", "rx_descriptors", "tx_descriptors", "addresses"});
-  PortSpec port;
-  port.name = f.required("name").str();
-  if (port.name.empty()) f.child("name").fail("must not be empty");
-  port.device = f.required("device").str();
-  if (port.device.empty()) f.child("device").fail("must not be empty");
-  if (auto v = f.child("mtu"); v.present()) port.mtu = static_cast<uint16_t>(v.uint(68, 9600));
-  if (auto v = f.child("rx_descriptors"); v.present())
-    port.rx_descriptors = static_cast<uint16_t>(v.uint(32, 16384));
-  if (auto v = f.child("tx_descriptors"); v.present())
-    port.tx_descriptors = static_cast<uint16_t>(v.uint(32, 16384));
-  if (auto v = f.child("addresses"); v.present()) {
-    for (const auto& item : v.items()) {
-      auto prefix = parse_ip_prefix(item.str());
-      if (!prefix)
-        item.fail("'" + item.str() +
-                  "' is not an address with a prefix length, like 10.0.0.2/24 or fd00::2/64");
-      port.addresses.push_back(*prefix);
-    }
-  }
-  return port;
-}
-
 HealthCheck parse_health_check(const YamlField& f, GroupProtocol group) {
   HealthCheck hc;
   hc.protocol = group == GroupProtocol::kHttps  ? HealthProtocol::kHttps
@@ -422,7 +398,7 @@ ControlConfig parse_document(const YamlField& root) {
   if (auto f = root.child("ports"); f.present()) {
     std::set<std::string> names, devices;
     for (const auto& item : f.items()) {
-      PortSpec p = parse_port(item);
+      PortConfig p = parse_port_config(item);
       unique(names, item.child("name"), p.name, "port");
       unique(devices, item.child("device"), p.device, "port");
       config.ports.push_back(std::move(p));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/config_error.h"
+#include "config/port_config.h"
 #include "ip_address.h"
 
 namespace sluice::controlplane {
@@ -28,15 +29,6 @@ struct DataplaneLink {
 struct ApiConfig {
   Endpoint listen = {*parse_ip_address("127.0.0.1"), 8480};
   std::string bearer_token;  // required unless `listen` is a loopback address
-};
-
-struct PortSpec {
-  std::string name;
-  std::string device;
-  uint16_t mtu = 1500;
-  uint16_t rx_descriptors = 1024;
-  uint16_t tx_descriptors = 1024;
-  std::vector<IpPrefix> addresses;
 };
 
 enum class GroupProtocol { kTcp, kUdp, kHttp, kHttps };
@@ -146,7 +138,7 @@ struct AccessKey {
 struct ControlConfig {
   DataplaneLink dataplane;
   ApiConfig api;
-  std::vector<PortSpec> ports;
+  std::vector<PortConfig> ports;
   std::vector<TargetGroup> target_groups;
   std::vector<Service> services;
   std::vector<Listener> listeners;

@@ -91,14 +91,14 @@ std::vector<lb::BackendConfig> compile_backends(const TargetGroup& group, const 
 // holds one of the NAT services' targets, else the first port address of the family.
 std::optional<IpAddress> nat_source(const ControlConfig& config, bool v4,
                                     const std::vector<IpAddress>& nat_targets) {
-  for (const PortSpec& port : config.ports) {
+  for (const PortConfig& port : config.ports) {
     for (const IpPrefix& prefix : port.addresses) {
       if (prefix.address.is_v4() != v4) continue;
       for (const IpAddress& t : nat_targets)
         if (prefix.contains(t)) return prefix.address;
     }
   }
-  for (const PortSpec& port : config.ports)
+  for (const PortConfig& port : config.ports)
     for (const IpPrefix& prefix : port.addresses)
       if (prefix.address.is_v4() == v4) return prefix.address;
   return std::nullopt;

@@ -23,28 +23,6 @@ std::vector<unsigned> as_core_list(const YamlField& f) {
   }
 }
 
-PortConfig parse_port(const YamlField& f) {
-  f.expect_map({"name", "device", "mtu", "rx_descriptors", "tx_descriptors", "addresses"});
-  PortConfig port;
-  port.name = f.required("name").str();
-  port.device = f.required("device").str();
-  if (auto v = f.child("mtu"); v.present()) port.mtu = static_cast<uint16_t>(v.uint(68, 9600));
-  if (auto v = f.child("rx_descriptors"); v.present())
-    port.rx_descriptors = static_cast<uint16_t>(v.uint(32, 16384));
-  if (auto v = f.child("tx_descriptors"); v.present())
-    port.tx_descriptors = static_cast<uint16_t>(v.uint(32, 16384));
-  if (auto v = f.child("addresses"); v.present()) {
-    for (const auto& item : v.items()) {
-      auto prefix = parse_ip_prefix(item.str());
-      if (!prefix)
-        item.fail("'" + item.str() +
-                  "' is not an address with a prefix length, like 10.0.0.2/24 or fd00::2/64");
-      port.addresses.push_back(*prefix);
-    }
-  }
-  return port;
-}
-
 DataplaneConfig parse_document(std::string_view yaml_text, std::string_view source,
                                const std::vector<ConfigSection>& sections) {
   const YamlField root = YamlField::document(yaml_text, source);
@@ -73,7 +51,7 @@ DataplaneConfig parse_document(std::string_view yaml_text, std::string_view sour
   if (auto f = root.child("job"); f.present())
     config.job = static_cast<Job>(f.choice({"wire", "lb"}));
   if (auto f = root.child("ports"); f.present()) {
-    for (const auto& item : f.items()) config.ports.push_back(parse_port(item));
+    for (const auto& item : f.items()) config.ports.push_back(parse_port_config(item));
   }
   for (const auto& section : sections) {
     if (auto f = root.child(section.name); f.present()) section.parse(f);

@@ -7,21 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "config/port_config.h"
 #include "ip_address.h"
 
 namespace sluice::dataplane {
 
 enum class HugepageMode { kAuto, kOn, kOff };
 
-struct PortConfig {
-  std::string name;    // operator-facing label, unique
-  std::string device;  // a PCI address (0000:01:00.0) or a DPDK vdev string (net_ring0,
-                       // net_af_packet0,iface=eth1)
-  uint16_t mtu = 1500;
-  uint16_t rx_descriptors = 1024;
-  uint16_t tx_descriptors = 1024;
-  std::vector<IpPrefix> addresses;  // the appliance's own addresses on this port's link
-};
+using sluice::PortConfig;
 
 struct CoreConfig {
   unsigned main = 0;              // EAL main lcore: management only (signals, stats)

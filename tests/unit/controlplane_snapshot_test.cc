@@ -48,7 +48,7 @@ TargetHealth draining_since(TimePoint at) {
 // One NAT service on 203.0.113.10:80 over group "g" (port 8080) with three targets of weight 4.
 ControlConfig make_config(uint32_t slow_start_s = 0) {
   ControlConfig c;
-  PortSpec port;
+  PortConfig port;
   port.name = "inside";
   port.addresses.push_back(*parse_ip_prefix("10.0.0.1/24"));
   c.ports.push_back(port);
