@@ -8,6 +8,8 @@
 // Each reports TSC cycles per operation over the thread's CPU time.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
+
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -36,17 +38,15 @@
 
 namespace {
 
+using sluice::bench::cycles_since;
+using sluice::bench::Rng;
+using sluice::bench::thread_cpu_seconds;
+
 using namespace sluice;
 using namespace sluice::dataplane;
 
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 void report(benchmark::State& state, double start, const char* unit) {
-  const double cycles = (thread_cpu_seconds() - start) * static_cast<double>(rte_get_tsc_hz());
+  const double cycles = cycles_since(start);
   state.counters[unit] = cycles / static_cast<double>(state.iterations());
 }
 

@@ -3,6 +3,8 @@
 // must evict), and the memory each flow costs.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
+
 #include <cstdint>
 #include <memory>
 
@@ -11,6 +13,10 @@
 namespace sluice::lb {
 namespace {
 
+using sluice::bench::cycles_since;
+using sluice::bench::Rng;
+using sluice::bench::thread_cpu_seconds;
+
 constexpr uint32_t kSeed = 0x5eed1234;
 constexpr uint32_t kFlows = 1000000;
 constexpr uint32_t kNow = 1000;
@@ -18,11 +24,7 @@ constexpr uint32_t kNow = 1000;
 // Distinct, random-looking keys (a bijective mix of i in the source address and port): sequential
 // keys would flatter the table, CRC being linear.
 FlowKey key_of(uint32_t i) {
-  i ^= i >> 16;
-  i *= 0x85ebca6bu;
-  i ^= i >> 13;
-  i *= 0xc2b2ae35u;
-  i ^= i >> 16;
+  i = mix32(i);
   FlowKey k;
   const uint8_t src[4] = {10, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8),
                           static_cast<uint8_t>(i)};
@@ -35,17 +37,6 @@ FlowKey key_of(uint32_t i) {
   k.family = kFamilyV4;
   return k;
 }
-
-struct Rng {
-  uint64_t s = 0x9e3779b97f4a7c15ull;
-  uint32_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return static_cast<uint32_t>(s >> 32);
-  }
-  uint32_t below(uint32_t n) { return static_cast<uint32_t>((uint64_t{next()} * n) >> 32); }
-};
 
 // A table sized for kFlows (capacity rounds up to 2^20) holding kFlows established flows.
 FlowTable& established_table() {

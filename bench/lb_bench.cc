@@ -23,6 +23,8 @@
 // order) and check that every timed packet hit its flow and left on the inside port.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
+
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -56,6 +58,10 @@
 
 namespace {
 
+using sluice::bench::cycles_since;
+using sluice::bench::Rng;
+using sluice::bench::thread_cpu_seconds;
+
 using namespace sluice;
 using dataplane::kBurstSize;
 using dataplane::WorkerCounters;
@@ -83,12 +89,6 @@ IpAddress address(const char* s) {
   return *parse_ip_address(s);
 }
 
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 double steady_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -96,17 +96,8 @@ double steady_seconds() {
 // ---------------------------------------------------------------------------------------------
 // Clients and their frames
 
-// A bijection of 32-bit integers (murmur3's finaliser): flow i's client is random-looking, and
-// distinct flows have distinct clients. Sequential addresses would flatter the flow table, whose
-// CRC hash is linear.
-uint32_t mix(uint32_t i) {
-  i ^= i >> 16;
-  i *= 0x85ebca6bu;
-  i ^= i >> 13;
-  i *= 0xc2b2ae35u;
-  i ^= i >> 16;
-  return i;
-}
+// Flow i's client is random-looking (lb::mix32 is a bijection), and distinct flows have distinct
+// clients. Sequential addresses would flatter the flow table, whose CRC hash is linear.
 
 // Flow i comes from 10.x.y.z (24 bits of mix(i)), source port 1024 + the other 8 bits.
 struct Client {
@@ -114,7 +105,7 @@ struct Client {
   uint16_t port;
 };
 Client client_of(uint32_t flow) {
-  const uint32_t h = mix(flow);
+  const uint32_t h = lb::mix32(flow);
   return {0x0a000000u | (h & 0xffffffu), static_cast<uint16_t>(1024 + (h >> 24))};
 }
 
@@ -308,17 +299,6 @@ std::unique_ptr<LbJob> make_job(uint32_t flow_table_size) {
                                  std::vector{ports->outside().egress(0), ports->inside().egress(0)},
                                  LbJobOptions{.flow_table_size = flow_table_size});
 }
-
-struct Rng {
-  uint64_t s = 0x9e3779b97f4a7c15ull;
-  uint32_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return static_cast<uint32_t>(s >> 32);
-  }
-  uint32_t below(uint32_t n) { return static_cast<uint32_t>((uint64_t{next()} * n) >> 32); }
-};
 
 // The NIC side of a timed loop: prime() fills the outside receive ring with kInFlight frames;
 // after each poll, recycle() takes back the burst the job sent on the inside port and returns it,

@@ -8,6 +8,8 @@
 // the same page offset, which decides how often touching them misses the cache.
 #include <benchmark/benchmark.h>
 
+#include "bench_util.h"
+
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -38,6 +40,10 @@
 #include "worker_types.h"
 
 namespace {
+
+using sluice::bench::cycles_since;
+using sluice::bench::Rng;
+using sluice::bench::thread_cpu_seconds;
 
 using namespace sluice::dataplane;
 
@@ -137,16 +143,10 @@ class Circulation {
   unsigned expected_ = 0;
 };
 
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 // Packets per second, and TSC cycles per packet over the time this thread ran since `start` (a
 // thread_cpu_seconds() value): time lost to other processes on the core is not counted.
 void report(benchmark::State& state, uint64_t packets, double start) {
-  const double cycles = (thread_cpu_seconds() - start) * static_cast<double>(rte_get_tsc_hz());
+  const double cycles = cycles_since(start);
   state.SetItemsProcessed(static_cast<int64_t>(packets));
   state.counters["cycles/pkt"] = packets ? cycles / static_cast<double>(packets) : 0.0;
 }

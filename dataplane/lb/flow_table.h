@@ -90,6 +90,16 @@ inline uint32_t crc_key(const FlowKey& key, uint32_t seed, uint64_t last_word_ma
 
 }  // namespace detail
 
+// MurmurHash3's 32-bit finaliser: a bijection that spreads structured inputs (CRC of keys that
+// differ only in a counting field, sequential test keys) over all 32 bits.
+inline constexpr uint32_t mix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  return h ^ (h >> 16);
+}
+
 // CRC32-C (SSE4.2) of the 40 key bytes. The table takes its bucket from the low bits and the
 // signature from the high 16 bits. CRC is linear, so the seed does not stop crafted collisions; a
 // targeted collision set can only contend for its own two buckets.

@@ -25,16 +25,6 @@ constexpr unsigned kNatPortAttempts = 16;
 constexpr uint32_t kPeerRefreshMs = 1000;
 constexpr uint8_t kFlowCounted = 0x01;  // FlowEntry::flags: a forward entry in the active counts
 
-// CRC32 is linear: keys that differ only in a counting field (clients' ephemeral ports) give
-// structured hashes, which Maglev's table would map unevenly. A finaliser spreads them.
-inline uint32_t mix_hash(uint32_t h) {
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  return h ^ (h >> 16);
-}
-
 FlowTimeouts flow_timeouts(const Timeouts& t) {
   FlowTimeouts f;
   f.tcp_syn_ms = t.tcp_syn_s * 1000;
@@ -282,8 +272,8 @@ bool LbJob::steer_packet_too_big(uint16_t pi, rte_mbuf* m, const PacketMeta& met
   // Under full-NAT the client never saw the backend's packets: the balancer sent them, and the
   // kernel's path MTU handling does not apply to them. Only DSR and tunnel backends are told.
   if (s.mode == ForwardingMode::kNat) return false;
-  const uint32_t hash = mix_hash(s.hash_source_port ? flow_hash(*flow, kFlowHashSeed)
-                                                    : flow_hash_no_src_port(*flow, kFlowHashSeed));
+  const uint32_t hash = mix32(s.hash_source_port ? flow_hash(*flow, kFlowHashSeed)
+                                                 : flow_hash_no_src_port(*flow, kFlowHashSeed));
   uint16_t backend = s.maglev.lookup(hash);
   if (FlowEntry* e = flows_.lookup(*flow, flow_hash(*flow, kFlowHashSeed), now_ms_)) {
     const LbRuntime::BackendRef ref = rt_->backend_by_id(e->backend);
@@ -338,8 +328,8 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     const PacketMeta& meta = meta_[lb_idx_[k]];
     const ServiceRuntime& s = rt_->services()[service_of_[lb_idx_[k]]];
     table_hash[k] = hash_of_[lb_idx_[k]];
-    lookup_hash[k] = mix_hash(s.hash_source_port ? table_hash[k]
-                                                 : flow_hash_no_src_port(meta.key, kFlowHashSeed));
+    lookup_hash[k] =
+        mix32(s.hash_source_port ? table_hash[k] : flow_hash_no_src_port(meta.key, kFlowHashSeed));
     if (meta.key.proto == kProtoUdp && !s.track_udp_flows) continue;
     keys[tracked] = &meta.key;
     found[tracked] = nullptr;

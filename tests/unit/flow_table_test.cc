@@ -13,16 +13,6 @@ namespace {
 
 constexpr uint32_t kSeed = 0x5eed1234;
 
-// A bijective mix, so that key_of() gives distinct, random-looking keys. Sequential keys would
-// flatter the table: CRC is linear, and 2^k consecutive addresses fill 2^k / 8 buckets exactly.
-uint32_t scramble(uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x85ebca6bu;
-  x ^= x >> 13;
-  x *= 0xc2b2ae35u;
-  return x ^ (x >> 16);
-}
-
 // Distinct keys for distinct i: 24 bits in the source address, 8 in the source port.
 FlowKey seq_key_of(uint32_t i, uint8_t proto = kProtoTcp) {
   FlowKey k;
@@ -38,8 +28,9 @@ FlowKey seq_key_of(uint32_t i, uint8_t proto = kProtoTcp) {
   return k;
 }
 
+// Distinct, random-looking keys: CRC is linear, so sequential keys would flatter the table.
 FlowKey key_of(uint32_t i) {
-  return seq_key_of(scramble(i));
+  return seq_key_of(mix32(i));
 }
 uint32_t hash_of(uint32_t i) {
   return flow_hash(key_of(i), kSeed);
