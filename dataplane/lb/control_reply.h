@@ -94,32 +94,41 @@ inline void set_nd_checksum(uint8_t* ip) {
   checksum::store(icmp + 2, checksum::fold(sum));
 }
 
-struct NeighborSolicit {
+// A neighbour solicitation or advertisement: its target, and the link-layer address option that
+// goes with its type (source for a solicitation, target for an advertisement) when present.
+struct NeighborMessage {
   IpAddress target;
-  std::optional<MacAddress> source_mac;  // from the source link-layer address option
+  std::optional<MacAddress> link_address;
 };
 
-// Reads an ICMPv6 neighbour solicitation (hop limit 255, code 0, at least 24 bytes).
-inline std::optional<NeighborSolicit> read_neighbor_solicit(const uint8_t* frame,
-                                                            const PacketMeta& m) {
-  if (m.key.proto != kProtoIcmp6 || m.icmp_type != kNdSolicit || m.icmp_code != 0 || m.fragment)
+// Reads an ICMPv6 neighbour discovery message of `type` (hop limit 255, code 0, at least 24 bytes,
+// options well formed); nullopt for anything else.
+inline std::optional<NeighborMessage> read_neighbor_message(const uint8_t* frame,
+                                                            const PacketMeta& m, uint8_t type) {
+  if (m.key.proto != kProtoIcmp6 || m.icmp_type != type || m.icmp_code != 0 || m.fragment)
     return std::nullopt;
   const uint8_t* ip = frame + m.l3_offset;
   const uint32_t icmp_len = m.l3_length - (m.l4_offset - m.l3_offset);
   if (ip[7] != 255 || icmp_len < 24) return std::nullopt;
   const uint8_t* icmp = frame + m.l4_offset;
-  NeighborSolicit ns{IpAddress::from_v6(icmp + 8), std::nullopt};
+  const uint8_t option = type == kNdSolicit ? 1 : 2;  // source / target link-layer address
+  NeighborMessage msg{IpAddress::from_v6(icmp + 8), std::nullopt};
   for (uint32_t at = 24; at + 8 <= icmp_len;) {
     const uint32_t len = icmp[at + 1] * 8u;
     if (len == 0 || at + len > icmp_len) return std::nullopt;
-    if (icmp[at] == 1 && len == 8) {
+    if (icmp[at] == option && len == 8) {
       MacAddress mac;
       std::memcpy(mac.data(), icmp + at + 2, 6);
-      ns.source_mac = mac;
+      msg.link_address = mac;
     }
     at += len;
   }
-  return ns;
+  return msg;
+}
+
+inline std::optional<NeighborMessage> read_neighbor_solicit(const uint8_t* frame,
+                                                            const PacketMeta& m) {
+  return read_neighbor_message(frame, m, kNdSolicit);
 }
 
 // Size of a neighbour advertisement frame with a target link-layer address option.
@@ -152,26 +161,12 @@ inline void make_neighbor_advert(uint8_t* frame, const PacketMeta& m, const IpAd
   set_nd_checksum(ip);
 }
 
-// Reads an ICMPv6 neighbour advertisement: the target and its link-layer address option.
+// A neighbour advertisement that carries the target's link-layer address.
 inline std::optional<std::pair<IpAddress, MacAddress>> read_neighbor_advert(const uint8_t* frame,
                                                                             const PacketMeta& m) {
-  if (m.key.proto != kProtoIcmp6 || m.icmp_type != kNdAdvert || m.icmp_code != 0 || m.fragment)
-    return std::nullopt;
-  const uint8_t* ip = frame + m.l3_offset;
-  const uint32_t icmp_len = m.l3_length - (m.l4_offset - m.l3_offset);
-  if (ip[7] != 255 || icmp_len < 24) return std::nullopt;
-  const uint8_t* icmp = frame + m.l4_offset;
-  for (uint32_t at = 24; at + 8 <= icmp_len;) {
-    const uint32_t len = icmp[at + 1] * 8u;
-    if (len == 0 || at + len > icmp_len) return std::nullopt;
-    if (icmp[at] == 2 && len == 8) {
-      MacAddress mac;
-      std::memcpy(mac.data(), icmp + at + 2, 6);
-      return std::make_pair(IpAddress::from_v6(icmp + 8), mac);
-    }
-    at += len;
-  }
-  return std::nullopt;
+  const auto msg = read_neighbor_message(frame, m, kNdAdvert);
+  if (!msg || !msg->link_address) return std::nullopt;
+  return std::make_pair(msg->target, *msg->link_address);
 }
 
 inline constexpr uint32_t kArpRequestSize = 60;  // padded to the Ethernet minimum

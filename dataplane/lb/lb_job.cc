@@ -236,8 +236,8 @@ bool LbJob::handle_icmp(uint16_t pi, rte_mbuf* m, const PacketMeta& meta, Worker
   }
   if (meta.key.proto != kProtoIcmp6) return false;
   if (auto ns = read_neighbor_solicit(frame, meta)) {
-    if (ns->source_mac) {
-      if (Neighbor* nb = rt_->find_neighbor(meta.key.src)) nb->learn(*ns->source_mac);
+    if (ns->link_address) {
+      if (Neighbor* nb = rt_->find_neighbor(meta.key.src)) nb->learn(*ns->link_address);
     }
     if (!rt_->owns(ns->target) || m->nb_segs != 1) return false;
     const uint32_t size = neighbor_advert_size(meta);

@@ -113,8 +113,8 @@ TEST(ControlReply, NeighborSolicitBecomesAdvert) {
   auto ns = read_neighbor_solicit(req.data(), m);
   ASSERT_TRUE(ns.has_value());
   EXPECT_EQ(ns->target, IpAddress::from_v6(target.data()));
-  ASSERT_TRUE(ns->source_mac.has_value());
-  EXPECT_EQ(*ns->source_mac, (MacAddress{2, 0, 0, 0, 0, 1}));
+  ASSERT_TRUE(ns->link_address.has_value());
+  EXPECT_EQ(*ns->link_address, (MacAddress{2, 0, 0, 0, 0, 1}));
 
   req.resize(neighbor_advert_size(m));
   make_neighbor_advert(req.data(), m, ns->target, kOurMac);
