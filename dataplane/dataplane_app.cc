@@ -5,7 +5,9 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -19,8 +21,10 @@
 #include <utility>
 #include <vector>
 
+#include "control_server.h"
 #include "eal.h"
 #include "exception_path.h"
+#include "lb_apply.h"
 #include "lb_job.h"
 #include "lb_stats.h"
 #include "lb_telemetry.h"
@@ -106,18 +110,23 @@ uint16_t common_queues(const std::vector<Port>& ports) {
 
 // The main lcore's management loop. Runs `workers` until a stop signal, printing counters
 // (`print`) on SIGUSR1 and periodically; it sleeps in poll() on the signals and, with an exception
-// path, on its doorbell and TAPs, which it serves.
+// path, on its doorbell and TAPs, and with a control socket on its listener and connection, which
+// it serves.
 template <class Job>
 void serve(const DataplaneConfig& config, Workers<Job>& workers, std::atomic<bool>& stop,
            const std::function<void()>& print, exception::ExceptionPath* exception = nullptr,
-           const std::function<void()>& reload = {}) {
+           const std::function<void()>& reload = {}, control::ControlServer* control = nullptr) {
   using Clock = std::chrono::steady_clock;
   SignalFd signals;
+  // The signalfd, the exception path's descriptors, then the control socket's (refreshed every
+  // pass: its connection comes and goes).
   std::vector<pollfd> fds{{signals.fd(), POLLIN, 0}};
   if (exception != nullptr) {
     const std::vector<pollfd> more = exception->poll_fds();
     fds.insert(fds.end(), more.begin(), more.end());
   }
+  const size_t control_at = fds.size();
+  if (control != nullptr) fds.resize(control_at + control::ControlServer::kPollFds);
   workers.launch();
   const auto interval = std::chrono::seconds(config.stats_interval_s);
   auto next_stats = Clock::now() + interval;
@@ -129,12 +138,14 @@ void serve(const DataplaneConfig& config, Workers<Job>& workers, std::atomic<boo
       timeout_ms = static_cast<int>(std::max<int64_t>(0, left) + 1);
     }
     if (exception != nullptr && !exception->ready_to_sleep()) timeout_ms = 0;
+    if (control != nullptr) std::ranges::copy(control->poll_fds(), fds.begin() + control_at);
     if (poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) {
       // Cannot happen with these descriptors; stop cleanly rather than with workers running.
       fmt::print(stderr, "sluice-dataplane: poll: {}; stopping\n", std::strerror(errno));
       break;
     }
-    if (exception != nullptr) exception->service(std::span(fds).subspan(1));
+    if (exception != nullptr) exception->service(std::span(fds).subspan(1, control_at - 1));
+    if (control != nullptr) control->service(std::span(fds).subspan(control_at));
     const SignalEvents ev = (fds[0].revents & POLLIN) != 0 ? signals.take() : SignalEvents{};
     if (ev.stop) break;
     if (ev.reload) {
@@ -265,7 +276,8 @@ void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
                       .last_nat_port = nat.second,
                       .exception = rings ? rings->channel(q == 0) : exception::ExceptionChannel{}});
   });
-  const lb::LbTelemetry telemetry(snapshots, workers.jobs());
+  const std::vector<const lb::LbJob*> jobs = workers.jobs();
+  const lb::LbTelemetry telemetry(snapshots, jobs);
   std::string taps;
   if (exception_path) {
     for (const auto& t : exception_path->taps()) taps += (taps.empty() ? "" : ", ") + t.name();
@@ -276,10 +288,11 @@ void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
   std::fflush(stdout);
   auto print = [&] {
     print_stats(stdout, ports, workers.views());
-    const auto jobs = workers.jobs();
     snapshots.read([&](const lb::LbRuntime& rt) { lb::print_lb_stats(stdout, rt, jobs); });
     if (exception_path) exception_path->print_stats(stdout);
   };
+  // The control plane's snapshot now running; 0 while the start-up file's configuration runs.
+  uint64_t generation = 0;
   // Services and backends change on SIGHUP; ports, cores, table sizes and the exception path stay
   // as started.
   auto reload = [&] {
@@ -289,13 +302,9 @@ void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
     }
     try {
       const lb::LbConfig next = reload_lb();
-      std::unique_ptr<lb::LbRuntime> runtime;
-      snapshots.read([&](const lb::LbRuntime& current) {
-        runtime = std::make_unique<lb::LbRuntime>(next, lb_port_list, &current);
-      });
-      const size_t services = runtime->services().size();
-      snapshots.publish(std::move(runtime));
-      fmt::print("sluice-dataplane: reloaded: {} service(s)\n", services);
+      lb::publish_lb_config(snapshots, next, lb_port_list);
+      generation = 0;
+      fmt::print("sluice-dataplane: reloaded: {} service(s)\n", next.services.size());
     } catch (const std::exception& e) {
       fmt::print(stderr, "sluice-dataplane: reload rejected, configuration unchanged: {}\n",
                  e.what());
@@ -303,7 +312,47 @@ void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
     std::fflush(stdout);
     std::fflush(stderr);
   };
-  serve(config, workers, stop, print, exception_path.get(), reload);
+  std::unique_ptr<control::ControlServer> control;
+  if (!config.control_socket.empty()) {
+    control = std::make_unique<control::ControlServer>(
+        config.control_socket,
+        control::ControlHandlers{
+            .hello =
+                [&] {
+                  return control::Hello{.role = "dataplane",
+                                        .instance = config.instance,
+                                        .pid = static_cast<uint32_t>(getpid()),
+                                        .generation = generation,
+                                        .workers = static_cast<uint32_t>(jobs.size())};
+                },
+            .apply =
+                [&](const control::ApplySnapshot& s) {
+                  const control::SnapshotResult r =
+                      lb::apply_snapshot(snapshots, lb_config, lb_port_list, s);
+                  if (r.ok) {
+                    generation = s.generation;
+                    fmt::print("sluice-dataplane: snapshot {}: {} service(s)\n", s.generation,
+                               s.services.size());
+                  } else {
+                    fmt::print(stderr, "sluice-dataplane: snapshot {} rejected: {}\n", s.generation,
+                               r.error);
+                  }
+                  std::fflush(stdout);
+                  return r;
+                },
+            .stats =
+                [&] {
+                  control::StatsReply r;
+                  snapshots.read([&](const lb::LbRuntime& rt) {
+                    r = lb::lb_stats_reply(rt, jobs, workers.views());
+                  });
+                  r.generation = generation;
+                  return r;
+                }});
+    fmt::print("sluice-dataplane: control socket {}\n", config.control_socket);
+    std::fflush(stdout);
+  }
+  serve(config, workers, stop, print, exception_path.get(), reload, control.get());
 }
 
 }  // namespace

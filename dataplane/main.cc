@@ -29,7 +29,7 @@ unsigned first_core_other_than(unsigned core) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice-dataplane: kernel-bypass packet processing on pinned cores"};
-  std::string config_path, workers, hugepages, instance;
+  std::string config_path, workers, hugepages, instance, control_socket;
   std::vector<std::string> port_args;
   std::optional<unsigned> main_core, memory_mb, stats_interval;
   bool check_only = false;
@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   app.add_option("--memory-mb", memory_mb, "EAL memory without hugepages");
   app.add_option("--instance", instance, "instance name (EAL file prefix)");
   app.add_option("--stats-interval", stats_interval, "print counters every N seconds (0: off)");
+  app.add_option("--control-socket", control_socket,
+                 "unix socket sluice-controlplane connects to (lb job)");
   app.add_flag("--check", check_only, "validate the configuration and exit");
   CLI11_PARSE(app, argc, argv);
 
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
     if (memory_mb) config.memory_mb = *memory_mb;
     if (!instance.empty()) config.instance = instance;
     if (stats_interval) config.stats_interval_s = *stats_interval;
+    if (!control_socket.empty()) config.control_socket = control_socket;
     validate_config(config);
     if (config.job == Job::kLb) {
       sluice::lb::validate_lb_config(lb_config);

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sys/un.h>
+
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -9,6 +11,8 @@
 
 namespace sluice::dataplane {
 namespace {
+
+constexpr size_t kMaxControlSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
 
 std::vector<unsigned> as_core_list(const YamlField& f) {
   if (f.is_sequence()) {
@@ -28,8 +32,9 @@ DataplaneConfig parse_document(std::string_view yaml_text, std::string_view sour
   const YamlField root = YamlField::document(yaml_text, source);
   DataplaneConfig config;
   if (!root.present()) return config;
-  std::vector<std::string_view> known = {"instance", "cores", "hugepages", "memory_mb",
-                                         "mbufs",    "ports", "job",       "stats_interval_s"};
+  std::vector<std::string_view> known = {"instance",      "cores", "hugepages", "memory_mb",
+                                         "mbufs",         "ports", "job",       "stats_interval_s",
+                                         "control_socket"};
   for (const auto& section : sections) known.push_back(section.name);
   root.expect_map(known);
   if (auto f = root.child("instance"); f.present()) config.instance = f.str();
@@ -50,6 +55,7 @@ DataplaneConfig parse_document(std::string_view yaml_text, std::string_view sour
     config.stats_interval_s = static_cast<unsigned>(f.uint(0, 86400));
   if (auto f = root.child("job"); f.present())
     config.job = static_cast<Job>(f.choice({"wire", "lb"}));
+  if (auto f = root.child("control_socket"); f.present()) config.control_socket = f.str();
   if (auto f = root.child("ports"); f.present()) {
     for (const auto& item : f.items()) config.ports.push_back(parse_port_config(item));
   }
@@ -146,6 +152,14 @@ void validate_config(const DataplaneConfig& config) {
   if (config.job == Job::kWire && config.ports.size() != 2) {
     throw ConfigError("ports: the wire job needs exactly two ports, got " +
                       std::to_string(config.ports.size()));
+  }
+  if (!config.control_socket.empty()) {
+    if (config.job != Job::kLb)
+      throw ConfigError("control_socket: only the lb job takes configuration over it");
+    if (config.control_socket.size() > kMaxControlSocketPath) {
+      throw ConfigError("control_socket: a unix socket path is at most " +
+                        std::to_string(kMaxControlSocketPath) + " characters");
+    }
   }
 }
 

@@ -32,6 +32,7 @@ struct DataplaneConfig {
   std::vector<PortConfig> ports;
   Job job = Job::kWire;
   unsigned stats_interval_s = 0;  // 0: only on SIGUSR1 and at exit
+  std::string control_socket;     // unix socket sluice-controlplane connects to (lb); empty: none
 };
 
 }  // namespace sluice::dataplane

@@ -26,6 +26,7 @@ struct alignas(64) WorkerCounters {
   Counter busy_loops;                         // passes that received at least one packet
   Counter busy_cycles;                        // TSC cycles spent in busy passes
   Counter packets;                            // packets received, all ports
+  Counter max_loop_cycles;                    // TSC cycles of the longest pass so far
   std::array<PortCounters, kMaxPorts> ports;  // indexed by DPDK port id
 };
 

@@ -106,6 +106,17 @@ void validate_lb_config(const LbConfig& config) {
                         (s.protocol == kProtoTcp ? "tcp" : "udp") + " port " +
                         std::to_string(s.port) + " is already a service");
     }
+    // The parser guarantees these for a file; a control-plane snapshot is checked here.
+    if (s.protocol != kProtoTcp && s.protocol != kProtoUdp)
+      throw ConfigError(key + ".protocol: must be tcp or udp");
+    if (s.family != s.vip.family())
+      throw ConfigError(key + ".family: does not match the VIP's address family");
+    for (size_t b = 0; b < s.backends.size(); ++b) {
+      if (s.backends[b].address.family() != s.family) {
+        throw ConfigError(key + ".backends[" + std::to_string(b) +
+                          "].address: backend and VIP must be of the same address family");
+      }
+    }
     if (s.backends.size() > 65535) throw ConfigError(key + ".backends: at most 65535 backends");
     if (s.backends.size() >= config.maglev_table_size) {
       throw ConfigError(key + ".backends: more backends than lb.maglev_table_size entries");

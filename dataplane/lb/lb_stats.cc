@@ -1,6 +1,7 @@
 #include "lb_stats.h"
 
 #include <fmt/format.h>
+#include <rte_cycles.h>
 
 namespace sluice::lb {
 namespace {
@@ -14,6 +15,13 @@ struct Totals {
     active_flows += c.active_flows.get();
   }
 };
+
+control::TrafficStats traffic(const TrafficCounters& c) {
+  return {.packets = c.packets.get(),
+          .bytes = c.bytes.get(),
+          .new_flows = c.new_flows.get(),
+          .active_flows = c.active_flows.get()};
+}
 
 const char* mode_name(ForwardingMode m) {
   switch (m) {
@@ -63,6 +71,41 @@ void print_lb_stats(std::FILE* out, const LbRuntime& rt, std::span<const LbJob* 
                c.from_kernel.get(), c.exception_drops.get());
   }
   std::fflush(out);
+}
+
+control::StatsReply lb_stats_reply(const LbRuntime& rt, std::span<const LbJob* const> jobs,
+                                   std::span<const dataplane::WorkerView> workers) {
+  control::StatsReply reply{.tsc_hz = rte_get_tsc_hz()};
+  for (size_t i = 0; i < workers.size() && i < jobs.size(); ++i) {
+    const dataplane::WorkerCounters& w = *workers[i].counters;
+    const LbCoreCounters& lb = jobs[i]->core_counters();
+    control::CoreStats c{.lcore = workers[i].lcore,
+                         .loops = w.loops.get(),
+                         .busy_loops = w.busy_loops.get(),
+                         .busy_cycles = w.busy_cycles.get(),
+                         .packets = w.packets.get(),
+                         .active_flows = lb.active_flows.get(),
+                         .stateless_flows = lb.stateless_flows.get(),
+                         .nat_replies = lb.nat_replies.get(),
+                         .max_loop_cycles = w.max_loop_cycles.get()};
+    for (const dataplane::PortCounters& p : w.ports) {
+      c.rx_packets += p.rx_packets.get();
+      c.tx_packets += p.tx_packets.get();
+      for (const Counter& d : p.drops) c.drops += d.get();
+    }
+    reply.cores.push_back(c);
+  }
+  for (const ServiceRuntime& s : rt.services()) {
+    control::ServiceStats service{.name = s.name};
+    for (const LbJob* j : jobs) service.per_core.push_back(traffic(j->service_counters()[s.id]));
+    for (const BackendRuntime& b : s.backends) {
+      control::BackendStats backend{.address = b.address, .port = b.port, .weight = b.weight};
+      for (const LbJob* j : jobs) backend.per_core.push_back(traffic(j->backend_counters()[b.id]));
+      service.backends.push_back(std::move(backend));
+    }
+    reply.services.push_back(std::move(service));
+  }
+  return reply;
 }
 
 }  // namespace sluice::lb

@@ -65,6 +65,14 @@ TEST(Config, EmptyDocumentGivesDefaults) {
   EXPECT_TRUE(c.ports.empty());
 }
 
+TEST(Config, ControlSocket) {
+  const DataplaneConfig c = parse(
+      "job: lb\ncontrol_socket: /run/sluice/edge1.sock\ncores: {workers: [1]}\n"
+      "ports: [{name: a, device: x}]\n");
+  EXPECT_EQ(c.control_socket, "/run/sluice/edge1.sock");
+  EXPECT_NO_THROW(validate_config(c));
+}
+
 TEST(Config, WorkersAsSequence) {
   EXPECT_EQ(parse("cores: {workers: [3, 1]}").cores.workers, (std::vector<unsigned>{3, 1}));
 }
@@ -132,7 +140,14 @@ INSTANTIATE_TEST_SUITE_P(
                   "cores: {workers: [1]}\nports:\n  - {name: a, device: x}\n",
                   "the wire job needs exactly two ports, got 1"},
         ErrorCase{"bad_instance", "instance: a/b\ncores: {workers: [1]}\n" + kPorts,
-                  "instance: must be a non-empty name"}),
+                  "instance: must be a non-empty name"},
+        ErrorCase{"control_socket_for_wire",
+                  "control_socket: /run/x.sock\ncores: {workers: [1]}\n" + kPorts,
+                  "control_socket: only the lb job takes configuration over it"},
+        ErrorCase{"control_socket_too_long",
+                  "job: lb\ncontrol_socket: /" + std::string(108, 'x') +
+                      "\ncores: {workers: [1]}\n" + kPorts,
+                  "control_socket: a unix socket path is at most 107 characters"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Config, ValidHasNoError) {

@@ -132,6 +132,34 @@ TEST(LbConfig, Errors) {
   }
 }
 
+// What the parser guarantees for a file is checked again for configurations that come from
+// elsewhere (control-plane snapshots).
+TEST(LbConfig, ValidationChecksWhatTheParserWouldHave) {
+  LbConfig c;
+  c.services.push_back(
+      {.name = "a", .vip = *parse_ip_address("10.0.0.1"), .mode = ForwardingMode::kDsr});
+  c.services[0].backends = {{*parse_ip_address("10.0.0.2")}};
+  EXPECT_NO_THROW(validate_lb_config(c));
+  auto error = [&](const LbConfig& bad) {
+    try {
+      validate_lb_config(bad);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  LbConfig bad = c;
+  bad.services[0].protocol = kProtoIcmp;
+  EXPECT_EQ(error(bad), "services[0].protocol: must be tcp or udp");
+  bad = c;
+  bad.services[0].family = kFamilyV6;
+  EXPECT_EQ(error(bad), "services[0].family: does not match the VIP's address family");
+  bad = c;
+  bad.services[0].backends.push_back({*parse_ip_address("fd00::2")});
+  EXPECT_EQ(error(bad),
+            "services[0].backends[1].address: backend and VIP must be of the same address family");
+}
+
 TEST(LbConfig, AddressFormatting) {
   EXPECT_EQ(format_ip_address(*parse_ip_address("192.0.2.1")), "192.0.2.1");
   EXPECT_EQ(parse_ip_address("192.0.2.1")->family(), kFamilyV4);
