@@ -460,4 +460,9 @@ std::optional<TargetState> Checker::state(TargetId id) const {
   return it->second.health.state();
 }
 
+const TargetHealth* Checker::health(TargetId id) const {
+  auto it = targets_.find(id);
+  return it == targets_.end() ? nullptr : &it->second.health;
+}
+
 }  // namespace sluice::controlplane::health

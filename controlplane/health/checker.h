@@ -88,6 +88,8 @@ class Checker {
 
   std::optional<TargetStatus> status(TargetId id) const;
   std::optional<TargetState> state(TargetId id) const;
+  // The target's whole health record (for compiling snapshots); nullptr when unknown.
+  const TargetHealth* health(TargetId id) const;
   size_t target_count() const { return targets_.size(); }
   const CheckerStats& stats() const { return stats_; }
   std::optional<TimePoint> next_wakeup() const;

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include "config.h"
+#include "control_config.h"
 #include "lb_config.h"
 #include "lb_runtime.h"
+#include "lb_snapshot.h"
 
 namespace sluice::lb {
 namespace {
@@ -205,6 +207,29 @@ TEST(LbConfig, ExampleFileCompiles) {
   EXPECT_EQ(runtime.services().size(), 3u);
   ASSERT_NE(runtime.find_neighbor(*parse_ip_address("192.0.2.1")), nullptr)
       << "the gateway is a next hop";
+}
+
+// The control plane's example compiled against the dataplane's example for it: the dataplane
+// would take the control plane's first snapshot.
+TEST(LbConfig, ControlledExampleTakesTheControlPlanesSnapshot) {
+  LbConfig base;
+  const std::vector<dataplane::ConfigSection> sections = {
+      {"lb", [&](const YamlField& f) { parse_lb_section(f, base); }},
+  };
+  const dataplane::DataplaneConfig config =
+      dataplane::load_config_file(SLUICE_SOURCE_ROOT "/examples/lb-controlled.yaml", sections);
+  dataplane::validate_config(config);
+  EXPECT_EQ(config.control_socket, "/run/sluice/control.sock");
+  const controlplane::LoadResult cp =
+      controlplane::load_control_config_file(SLUICE_SOURCE_ROOT "/examples/controlplane.yaml");
+  ASSERT_TRUE(cp.ok()) << cp.error;
+  EXPECT_EQ(cp.config->dataplane.control_socket, config.control_socket);
+  LbConfig next = controlplane::snapshot::compile_lb_config(*cp.config, {}, {}, base);
+  validate_lb_config(next);
+  std::vector<LbPort> ports;
+  for (const auto& p : config.ports) ports.push_back({.name = p.name, .addresses = p.addresses});
+  const LbRuntime runtime(next, ports);
+  EXPECT_EQ(runtime.services().size(), cp.config->services.size());
 }
 
 }  // namespace
