@@ -1,0 +1,198 @@
+#include "shard_set.h"
+
+#include <string>
+
+#include "pointer_index.h"
+
+namespace sluice::queue {
+
+// A message travelling to a queue on another shard. It owns copies of the contents; if the
+// target does not take it, it goes back into the queue it came from.
+class RelayCall final : public ShardCall {
+ public:
+  RelayCall(std::string_view target, const RelayedMessage& m)
+      : origin_(m.origin_queue),
+        target_(target),
+        body_(m.body),
+        attributes_(m.attributes_blob),
+        sender_(m.sender_id),
+        trace_(m.trace_header),
+        dedup_(m.deduplication_id),
+        group_(m.group_id),
+        source_arn_(m.dead_letter_source_arn),
+        message_(m) {}
+
+  void run(QueueEngine& engine, const Completion& completion) override {
+    accepted_ = engine.accept_relayed(target_, view()).ok();
+    completion.done();
+  }
+
+  // Back on the shard that sent it.
+  void finish(QueueEngine& engine) {
+    if (!accepted_) engine.accept_relayed(origin_, view());
+  }
+
+ private:
+  RelayedMessage view() const {
+    RelayedMessage m = message_;
+    m.body = body_;
+    m.attributes_blob = attributes_;
+    m.sender_id = sender_;
+    m.trace_header = trace_;
+    m.deduplication_id = dedup_;
+    m.group_id = group_;
+    m.dead_letter_source_arn = source_arn_;
+    m.origin_queue = origin_;
+    return m;
+  }
+
+  std::string origin_;
+  std::string target_;
+  std::string body_;
+  std::string attributes_;
+  std::string sender_;
+  std::string trace_;
+  std::string dedup_;
+  std::string group_;
+  std::string source_arn_;
+  RelayedMessage message_;
+  bool accepted_ = false;
+};
+
+struct ShardSet::Shard final : MessageRelay {
+  Shard(ShardSet& set, uint32_t index, const EngineConfig& config, const Clock& clock)
+      : set(set), index(index), engine(config, clock) {
+    engine.set_relay(this);
+  }
+
+  bool relay(std::string_view queue_name, const RelayedMessage& message) override {
+    const uint32_t target = set.shard_of(queue_name);
+    if (target == index) return false;  // it would be here: the queue does not exist
+    auto* call = new RelayCall(queue_name, message);
+    if (!set.submit_to(set.sources_ + index, target, call)) {
+      delete call;
+      return false;
+    }
+    return true;
+  }
+
+  ShardSet& set;
+  uint32_t index;
+  QueueEngine engine;
+  std::vector<std::pair<uint32_t, ShardCall*>> pending_replies;
+};
+
+void Completion::done() const { set_->reply(shard_, source_, call_); }
+
+ShardSet::ShardSet(const ShardSetConfig& config, const Clock& clock)
+    : sources_(config.sources), total_sources_(config.sources + config.shards) {
+  for (uint32_t s = 0; s < config.shards; ++s) {
+    EngineConfig c = config.engine;
+    c.seed = config.engine.seed + s;
+    shards_.push_back(std::make_unique<Shard>(*this, s, c, clock));
+  }
+  for (uint32_t i = 0; i < total_sources_ * config.shards; ++i) {
+    requests_.push_back(std::make_unique<SpscRing<ShardCall*>>(config.ring_capacity));
+    replies_.push_back(std::make_unique<SpscRing<ShardCall*>>(config.ring_capacity));
+  }
+}
+
+// Relays still on their way when the shards stop are freed here.
+ShardSet::~ShardSet() {
+  stop();
+  ShardCall* call = nullptr;
+  for (uint32_t shard = 0; shard < shard_count(); ++shard) {
+    for (uint32_t source = sources_; source < total_sources_; ++source) {
+      while (request_ring(source, shard).pop(&call)) delete static_cast<RelayCall*>(call);
+      while (reply_ring(shard, source).pop(&call)) delete static_cast<RelayCall*>(call);
+    }
+    for (const auto& [source, pending] : shards_[shard]->pending_replies) {
+      if (source >= sources_) delete static_cast<RelayCall*>(pending);
+    }
+  }
+}
+
+uint32_t ShardSet::shard_of(std::string_view queue) const {
+  return static_cast<uint32_t>(hash_key(queue) % shards_.size());
+}
+
+QueueEngine& ShardSet::engine(uint32_t shard) { return shards_[shard]->engine; }
+
+bool ShardSet::submit_to(uint32_t source, uint32_t shard, ShardCall* call) {
+  return request_ring(source, shard).push(call);
+}
+
+ShardCall* ShardSet::poll(uint32_t source) {
+  ShardCall* call = nullptr;
+  for (uint32_t shard = 0; shard < shard_count(); ++shard) {
+    if (reply_ring(shard, source).pop(&call)) return call;
+  }
+  return nullptr;
+}
+
+void ShardSet::reply(uint32_t shard, uint32_t source, ShardCall* call) {
+  Shard& s = *shards_[shard];
+  if (!s.pending_replies.empty() || !reply_ring(shard, source).push(call)) {
+    s.pending_replies.emplace_back(source, call);
+  }
+}
+
+size_t ShardSet::run_once(uint32_t index) {
+  constexpr int kBurst = 64;
+  Shard& s = *shards_[index];
+  size_t work = 0;
+  for (uint32_t source = 0; source < total_sources_; ++source) {
+    SpscRing<ShardCall*>& ring = request_ring(source, index);
+    ShardCall* call = nullptr;
+    for (int i = 0; i < kBurst && ring.pop(&call); ++i) {
+      Completion completion;
+      completion.set_ = this;
+      completion.call_ = call;
+      completion.shard_ = index;
+      completion.source_ = source;
+      call->run(s.engine, completion);
+      ++work;
+    }
+  }
+  s.engine.run_timers();
+  while (ShardCall* back = poll(sources_ + index)) {
+    auto* relayed = static_cast<RelayCall*>(back);
+    relayed->finish(s.engine);
+    delete relayed;
+    ++work;
+  }
+  size_t sent = 0;
+  while (sent < s.pending_replies.size() &&
+         reply_ring(index, s.pending_replies[sent].first).push(s.pending_replies[sent].second)) {
+    ++sent;
+  }
+  s.pending_replies.erase(s.pending_replies.begin(),
+                          s.pending_replies.begin() + static_cast<std::ptrdiff_t>(sent));
+  return work + sent;
+}
+
+void ShardSet::start() {
+  if (running_.exchange(true)) return;
+  for (uint32_t s = 0; s < shard_count(); ++s) {
+    threads_.emplace_back([this, s] {
+      int idle = 0;
+      while (running_.load(std::memory_order_relaxed)) {
+        if (run_once(s) > 0) {
+          idle = 0;
+        } else if (++idle > 64) {
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        } else {
+          std::this_thread::yield();
+        }
+      }
+    });
+  }
+}
+
+void ShardSet::stop() {
+  if (!running_.exchange(false)) return;
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace sluice::queue

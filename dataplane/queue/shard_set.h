@@ -1,0 +1,106 @@
+// Queue shards on their own cores, and the rings between them and the cores that use them. Each
+// queue lives on one shard, chosen by a hash of its name. A core submits a ShardCall to the
+// owner over the single-producer ring of its (source, shard) pair; the shard runs it on its
+// engine and the finished call comes back over the ring of the opposite direction. No locks: a
+// call belongs to the submitting core until it is submitted and again once polled back, and to
+// the shard in between. Shards also relay dead-lettered and redriven messages to each other the
+// same way.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "clock.h"
+#include "queue_engine.h"
+#include "spsc_ring.h"
+
+namespace sluice::queue {
+
+class ShardSet;
+class ShardCall;
+
+// Hands a call back to the core that submitted it; held by the call while it waits (long poll).
+class Completion {
+ public:
+  void done() const;
+
+ private:
+  friend class ShardSet;
+  ShardSet* set_ = nullptr;
+  ShardCall* call_ = nullptr;
+  uint32_t shard_ = 0;
+  uint32_t source_ = 0;
+};
+
+// Work for a shard, owned by the submitting core.
+class ShardCall {
+ public:
+  // On the shard's thread; calls completion.done() exactly once, before returning or later.
+  virtual void run(QueueEngine& engine, const Completion& completion) = 0;
+
+ protected:
+  ~ShardCall() = default;
+};
+
+struct ShardSetConfig {
+  uint32_t shards = 2;
+  uint32_t sources = 1;  // cores that submit calls, numbered from 0
+  size_t ring_capacity = 1024;
+  EngineConfig engine;
+};
+
+class ShardSet {
+ public:
+  ShardSet(const ShardSetConfig& config, const Clock& clock);
+  ~ShardSet();
+  ShardSet(const ShardSet&) = delete;
+  ShardSet& operator=(const ShardSet&) = delete;
+
+  uint32_t shard_count() const { return static_cast<uint32_t>(shards_.size()); }
+  uint32_t shard_of(std::string_view queue) const;
+
+  // From the thread of `source`: false when the ring to that shard is full (try again later).
+  bool submit(uint32_t source, std::string_view queue, ShardCall* call) {
+    return submit_to(source, shard_of(queue), call);
+  }
+  bool submit_to(uint32_t source, uint32_t shard, ShardCall* call);
+  // From the thread of `source`: a finished call, or nullptr.
+  ShardCall* poll(uint32_t source);
+
+  // One pass of a shard's loop: calls from every ring, timers, replies. Returns the work done.
+  size_t run_once(uint32_t shard);
+  // One thread per shard running run_once until stop().
+  void start();
+  void stop();
+
+  // A shard's engine, for its own thread (or any thread while the shards are not running).
+  QueueEngine& engine(uint32_t shard);
+
+ private:
+  struct Shard;
+  friend class Completion;
+  friend class RelayCall;
+
+  void reply(uint32_t shard, uint32_t source, ShardCall* call);
+  SpscRing<ShardCall*>& request_ring(uint32_t source, uint32_t shard) {
+    return *requests_[source * shard_count() + shard];
+  }
+  SpscRing<ShardCall*>& reply_ring(uint32_t shard, uint32_t source) {
+    return *replies_[shard * total_sources_ + source];
+  }
+
+  uint32_t sources_;
+  uint32_t total_sources_;  // the outside sources, then one per shard for relays
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::unique_ptr<SpscRing<ShardCall*>>> requests_;
+  std::vector<std::unique_ptr<SpscRing<ShardCall*>>> replies_;
+  std::atomic<bool> running_{false};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace sluice::queue
