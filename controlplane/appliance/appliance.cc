@@ -150,8 +150,10 @@ control::ApplySnapshot Appliance::compile_locked() {
 }
 
 Json Appliance::push_locked(bool force) {
+  const auto start = std::chrono::steady_clock::now();
   control::ApplySnapshot snap = compile_locked();
   std::vector<uint8_t> bytes = encoded(snap);
+  const auto compiled = std::chrono::steady_clock::now();
   if (!force && bytes == last_pushed_) {
     dirty_ = false;
     return {{"applied", true}, {"generation", generation_}, {"unchanged", true}};
@@ -164,6 +166,7 @@ Json Appliance::push_locked(bool force) {
   snap.generation = ++generation_;
   std::string error;
   const auto result = sink_.apply(snap, &error);
+  const auto answered = std::chrono::steady_clock::now();
   ++pushes_;
   if (!result) {
     ++push_failures_;
@@ -181,8 +184,11 @@ Json Appliance::push_locked(bool force) {
   }
   last_pushed_ = std::move(bytes);
   dirty_ = false;
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   return {{"applied", true},
           {"generation", snap.generation},
+          {"compile_ms", ms(compiled - start)},
+          {"round_trip_ms", ms(answered - compiled)},
           {"build_ms", static_cast<double>(result->build_ns) / 1e6},
           {"publish_ms", static_cast<double>(result->publish_ns) / 1e6}};
 }
