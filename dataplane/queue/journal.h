@@ -10,20 +10,20 @@
 namespace sluice::queue {
 
 enum class JournalOp : uint8_t {
-  kQueueCreated,      // payload: the queue's attributes as GetQueueAttributes would list them
+  kQueueCreated,  // payload: the queue's attributes as GetQueueAttributes would list them
   kQueueDeleted,
-  kAttributesSet,     // payload: as for kQueueCreated
+  kAttributesSet,  // payload: as for kQueueCreated
   kTagsChanged,
   kQueuePurged,
   kMessageSent,       // payload: the stored message (body, attributes, ids); value: sequence number
   kMessageDelivered,  // receipt: the new delivery; value: when it becomes visible again
-  kVisibilityChanged, // receipt: the delivery; value: when it becomes visible again
-  kMessageVisible,    // a delay or visibility timeout ended
+  kVisibilityChanged,  // receipt: the delivery; value: when it becomes visible again
+  kMessageVisible,     // a delay or visibility timeout ended
   kMessageDeleted,
-  kMessageExpired,    // retention period passed
-  kMessageMovedOut,   // dead-lettered or redriven to `payload` (the target queue's name)
-  kMessageAccepted,   // arrived from another queue; payload as for kMessageSent
-  kMoveTaskChanged,   // payload: the task handle; value: its status
+  kMessageExpired,   // retention period passed
+  kMessageMovedOut,  // dead-lettered or redriven to `payload` (the target queue's name)
+  kMessageAccepted,  // arrived from another queue; payload as for kMessageSent
+  kMoveTaskChanged,  // payload: the task handle; value: its status
 };
 
 struct JournalRecord {

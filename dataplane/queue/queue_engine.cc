@@ -143,7 +143,9 @@ std::string QueueEngine::attributes_payload(const Queue& q) {
   return out;
 }
 
-void QueueEngine::set_modified(Queue* q) { q->modified_ms = now_; }
+void QueueEngine::set_modified(Queue* q) {
+  q->modified_ms = now_;
+}
 
 Status QueueEngine::check_redrive(const Queue* source, const QueueSettings& settings) {
   if (!settings.redrive_policy) return {};
@@ -165,8 +167,8 @@ Status QueueEngine::check_redrive(const Queue* source, const QueueSettings& sett
   if (target->settings.redrive_allow_policy) {
     const RedriveAllowPolicy& allow = *target->settings.redrive_allow_policy;
     const auto& arns = allow.source_queue_arns;
-    const bool listed = source != nullptr && std::find(arns.begin(), arns.end(), source->arn) !=
-                                                 arns.end();
+    const bool listed =
+        source != nullptr && std::find(arns.begin(), arns.end(), source->arn) != arns.end();
     if (allow.permission == RedrivePermission::kDenyAll ||
         (allow.permission == RedrivePermission::kByQueue && !listed)) {
       return invalid("The dead-letter queue's RedriveAllowPolicy does not allow this queue.");
@@ -200,8 +202,8 @@ Result<CreateQueueResult> QueueEngine::create_queue(const CreateQueueRequest& re
     deleted_at_.erase(it);
   }
   if (request.tags.size() > limits::kMaxTagsPerQueue) {
-    return Error{ErrorCode::kInvalidParameterValue, "Too many tags added for queue " +
-                                                        std::string(request.name) + "."};
+    return Error{ErrorCode::kInvalidParameterValue,
+                 "Too many tags added for queue " + std::string(request.name) + "."};
   }
   for (const Tag& t : request.tags) {
     if (Status s = check_tag(t); !s) return s.error();
@@ -262,7 +264,7 @@ Result<std::string> QueueEngine::queue_arn(std::string_view name) {
 }
 
 std::vector<std::string> QueueEngine::list_queues(std::string_view prefix, size_t max_results,
-                                                   std::string_view after) {
+                                                  std::string_view after) {
   Operation op(*this);
   std::vector<std::string> names;
   auto it = after.empty() ? queues_.lower_bound(prefix) : queues_.upper_bound(after);
@@ -285,8 +287,7 @@ Result<AttributeList> QueueEngine::get_attributes(std::string_view name,
   for (std::string_view n : names) {
     if (n != "All" && std::find(std::begin(kAttributeNames), std::end(kAttributeNames), n) ==
                           std::end(kAttributeNames)) {
-      return Error{ErrorCode::kInvalidAttributeName,
-                   "Unknown Attribute " + std::string(n) + "."};
+      return Error{ErrorCode::kInvalidAttributeName, "Unknown Attribute " + std::string(n) + "."};
     }
   }
   AttributeList out;
@@ -326,8 +327,7 @@ Status QueueEngine::set_attributes(std::string_view name,
   auto settings = apply_attributes(q->settings, attributes, AttributeUse::kSet);
   if (!settings) return settings.error();
   if (Status s = check_redrive(q, settings.value()); !s) return s.error();
-  const bool retention_changed =
-      settings->message_retention_s != q->settings.message_retention_s;
+  const bool retention_changed = settings->message_retention_s != q->settings.message_retention_s;
   q->settings = std::move(settings.value());
   set_modified(q);
   journal(JournalOp::kAttributesSet, *q, nullptr, 0, attributes_payload(*q));
@@ -393,7 +393,9 @@ Result<QueueCounts> QueueEngine::counts(std::string_view name) {
   return QueueCounts{q->visible_count, q->in_flight_count, q->delayed_count};
 }
 
-void QueueEngine::run_timers() { Operation op(*this); }
+void QueueEngine::run_timers() {
+  Operation op(*this);
+}
 
 void QueueEngine::on_timer(TimerNode* node) {
   switch (node->kind) {

@@ -32,6 +32,8 @@ constexpr std::array<ErrorInfo, 20> kErrors = {{
 
 }  // namespace
 
-const ErrorInfo& error_info(ErrorCode code) { return kErrors[static_cast<size_t>(code)]; }
+const ErrorInfo& error_info(ErrorCode code) {
+  return kErrors[static_cast<size_t>(code)];
+}
 
 }  // namespace sluice::queue

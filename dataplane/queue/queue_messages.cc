@@ -91,8 +91,8 @@ Status check_attribute(const MessageAttribute& a) {
                  n.front() != '.' && n.back() != '.' && n.find("..") == std::string_view::npos &&
                  !starts_with_ignoring_case(n, "aws.") && !starts_with_ignoring_case(n, "amazon.");
   for (char c : n) {
-    name_ok = name_ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
-                          c == '.');
+    name_ok = name_ok &&
+              (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
   }
   if (!name_ok) {
     return invalid("Message attribute name '" + std::string(n) +
@@ -109,8 +109,10 @@ Status check_attribute(const MessageAttribute& a) {
                    "is Binary, Number, and String.");
   }
   if (a.value.empty()) {
-    return invalid("The message attribute '" + std::string(n) + "' must contain a non-empty value "
-                   "of message attribute type '" + std::string(type) + "'.");
+    return invalid("The message attribute '" + std::string(n) +
+                   "' must contain a non-empty value "
+                   "of message attribute type '" +
+                   std::string(type) + "'.");
   }
   if (base == "Number" && !valid_number(a.value)) {
     return invalid("Can't cast the value of message (user) attribute '" + std::string(n) +
@@ -125,13 +127,20 @@ Status check_attribute(const MessageAttribute& a) {
 
 size_t attributes_size(std::span<const MessageAttribute> attributes) {
   size_t n = 0;
-  for (const MessageAttribute& a : attributes) n += a.name.size() + a.data_type.size() + a.value.size();
+  for (const MessageAttribute& a : attributes)
+    n += a.name.size() + a.data_type.size() + a.value.size();
   return n;
 }
 
 // The encoding in a message's block: per attribute, the three lengths (2, 2 and 4 bytes) and
 // then the name, type and value bytes.
 constexpr size_t kAttributeHeader = 8;
+
+// Copies `s` to `out` (an empty view may have no data pointer); returns the end.
+uint8_t* append(uint8_t* out, std::string_view s) {
+  if (!s.empty()) std::memcpy(out, s.data(), s.size());
+  return out + s.size();
+}
 
 size_t encoded_size(std::span<const MessageAttribute> attributes) {
   return attributes_size(attributes) + kAttributeHeader * attributes.size();
@@ -146,10 +155,7 @@ uint8_t* encode(uint8_t* out, std::span<const MessageAttribute> attributes) {
     std::memcpy(out + 2, &type_len, 2);
     std::memcpy(out + 4, &value_len, 4);
     out += kAttributeHeader;
-    for (std::string_view part : {a.name, a.data_type, a.value}) {
-      std::memcpy(out, part.data(), part.size());
-      out += part.size();
-    }
+    for (std::string_view part : {a.name, a.data_type, a.value}) out = append(out, part);
   }
   return out;
 }
@@ -230,9 +236,9 @@ BatchOutcome each_entry(std::span<const Entry> entries, One&& one) {
 }
 
 Error throttled(const MemoryBudget& budget) {
-  return {ErrorCode::kRequestThrottled,
-          "The shard's memory budget of " + std::to_string(budget.limit()) +
-              " bytes is full; retry later."};
+  return {ErrorCode::kRequestThrottled, "The shard's memory budget of " +
+                                            std::to_string(budget.limit()) +
+                                            " bytes is full; retry later."};
 }
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -292,12 +298,13 @@ Result<Message*> QueueEngine::resolve_handle(const Queue& q, std::string_view te
       !get_hex(text.substr(8, 8), &slot) || !get_hex(text.substr(16, 16), &receipt) ||
       !get_hex(text.substr(32, 8), &tag) || queue_id != q.id ||
       tag != handle_tag(handle_key_, queue_id, slot, receipt)) {
-    return Error{ErrorCode::kReceiptHandleIsInvalid,
-                 "The input receipt handle \"" + std::string(text) +
-                     "\" is not a valid receipt handle."};
+    return Error{
+        ErrorCode::kReceiptHandleIsInvalid,
+        "The input receipt handle \"" + std::string(text) + "\" is not a valid receipt handle."};
   }
   Message* m = messages_.find(static_cast<uint32_t>(slot));
-  if (m == nullptr || m->queue != &q || m->receipt != receipt) return static_cast<Message*>(nullptr);
+  if (m == nullptr || m->queue != &q || m->receipt != receipt)
+    return static_cast<Message*>(nullptr);
   return m;
 }
 
@@ -305,7 +312,8 @@ Result<Message*> QueueEngine::resolve_handle(const Queue& q, std::string_view te
 
 Status QueueEngine::validate_send(const Queue& q, const SendEntry& e) const {
   if (e.body.empty()) {
-    return Error{ErrorCode::kMissingParameter, "The request must contain the parameter MessageBody."};
+    return Error{ErrorCode::kMissingParameter,
+                 "The request must contain the parameter MessageBody."};
   }
   if (e.attributes.size() > limits::kMaxMessageAttributes) {
     return invalid("Number of message attributes [" + std::to_string(e.attributes.size()) +
@@ -331,14 +339,15 @@ Status QueueEngine::validate_send(const Queue& q, const SendEntry& e) const {
                  "to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"};
   }
   if (e.delay_s) {
-    const std::string prefix = "Value " + std::to_string(*e.delay_s) +
-                               " for parameter DelaySeconds is invalid. Reason: ";
+    const std::string prefix =
+        "Value " + std::to_string(*e.delay_s) + " for parameter DelaySeconds is invalid. Reason: ";
     if (*e.delay_s > limits::kMaxDelaySeconds) {
       return invalid(prefix + "must be between 0 and 900, if provided.");
     }
     if (q.settings.fifo) {
-      return invalid(prefix + "The request include parameter that is not valid for this queue "
-                              "type.");
+      return invalid(prefix +
+                     "The request include parameter that is not valid for this queue "
+                     "type.");
     }
   }
   if (!e.group_id.empty() && !valid_group_or_dedup_id(e.group_id, limits::kMaxGroupIdLength)) {
@@ -365,8 +374,9 @@ Status QueueEngine::validate_send(const Queue& q, const SendEntry& e) const {
                  "The request must contain the parameter MessageGroupId."};
   }
   if (e.deduplication_id.empty() && !q.settings.content_based_deduplication) {
-    return invalid("The queue should either have ContentBasedDeduplication enabled or "
-                   "MessageDeduplicationId provided explicitly");
+    return invalid(
+        "The queue should either have ContentBasedDeduplication enabled or "
+        "MessageDeduplicationId provided explicitly");
   }
   return {};
 }
@@ -375,8 +385,8 @@ Message* QueueEngine::store(Queue* q, const RelayedMessage& c,
                             std::span<const MessageAttribute> attributes) {
   const size_t attributes_len =
       attributes.empty() ? c.attributes_blob.size() : encoded_size(attributes);
-  const size_t size = c.body.size() + attributes_len + c.sender_id.size() +
-                      c.trace_header.size() + c.deduplication_id.size() + c.group_id.size();
+  const size_t size = c.body.size() + attributes_len + c.sender_id.size() + c.trace_header.size() +
+                      c.deduplication_id.size() + c.group_id.size();
   uint32_t slot = 0;
   Message* m = messages_.acquire(&slot);
   if (m == nullptr) return nullptr;
@@ -386,18 +396,10 @@ Message* QueueEngine::store(Queue* q, const RelayedMessage& c,
     messages_.release(slot);
     return nullptr;
   }
-  uint8_t* p = block;
-  std::memcpy(p, c.body.data(), c.body.size());
-  p += c.body.size();
-  if (attributes.empty()) {
-    std::memcpy(p, c.attributes_blob.data(), c.attributes_blob.size());
-    p += c.attributes_blob.size();
-  } else {
-    p = encode(p, attributes);
-  }
+  uint8_t* p = append(block, c.body);
+  p = attributes.empty() ? append(p, c.attributes_blob) : encode(p, attributes);
   for (std::string_view part : {c.sender_id, c.trace_header, c.deduplication_id, c.group_id}) {
-    std::memcpy(p, part.data(), part.size());
-    p += part.size();
+    p = append(p, part);
   }
   *m = Message{};
   m->timer = {.owner = m, .kind = kMessageTimer};
@@ -411,19 +413,19 @@ Message* QueueEngine::store(Queue* q, const RelayedMessage& c,
   m->receive_count = c.receive_count;
   m->body_len = static_cast<uint32_t>(c.body.size());
   m->attributes_len = static_cast<uint32_t>(attributes_len);
-  m->attribute_count = attributes.empty() ? c.attribute_count
-                                          : static_cast<uint8_t>(attributes.size());
+  m->attribute_count =
+      attributes.empty() ? c.attribute_count : static_cast<uint8_t>(attributes.size());
   m->sender_len = static_cast<uint16_t>(c.sender_id.size());
   m->trace_len = static_cast<uint16_t>(c.trace_header.size());
   m->dedup_len = static_cast<uint8_t>(c.deduplication_id.size());
   m->group_len = static_cast<uint8_t>(c.group_id.size());
-  if (!c.dead_letter_source_arn.empty()) m->dead_letter_source = intern_arn(c.dead_letter_source_arn);
+  if (!c.dead_letter_source_arn.empty())
+    m->dead_letter_source = intern_arn(c.dead_letter_source_arn);
   if (q->settings.fifo) m->sequence = ++q->next_sequence;
   const bool first = q->arrivals.empty();
   q->arrivals.push_back(m);
   if (first) {
-    wheel_.schedule(&q->retention_timer,
-                    now_ + uint64_t{q->settings.message_retention_s} * 1000);
+    wheel_.schedule(&q->retention_timer, now_ + uint64_t{q->settings.message_retention_s} * 1000);
   }
   return m;
 }
@@ -450,8 +452,7 @@ void QueueEngine::free_group_if_unused(Group* g) {
   groups_.release(g->slot);
 }
 
-Result<SendResult> QueueEngine::send_one(Queue* q, const SendEntry& e,
-                                         std::string_view sender_id) {
+Result<SendResult> QueueEngine::send_one(Queue* q, const SendEntry& e, std::string_view sender_id) {
   if (Status s = validate_send(*q, e); !s) return s.error();
   std::string content_id;
   std::string_view dedup_id = e.deduplication_id;
@@ -629,8 +630,8 @@ void QueueEngine::release(Message* m) {
 // --- receiving ---
 
 bool QueueEngine::at_inflight_limit(const Queue& q) const {
-  return q.in_flight_count >= (q.settings.fifo ? config_.fifo_inflight_limit
-                                               : config_.standard_inflight_limit);
+  return q.in_flight_count >=
+         (q.settings.fifo ? config_.fifo_inflight_limit : config_.standard_inflight_limit);
 }
 
 bool QueueEngine::can_deliver(const Queue& q) const {
@@ -799,8 +800,7 @@ bool QueueEngine::cancel_receive(uint64_t wait_id) {
   if (wait_id == 0) return false;
   --wait_id;
   Waiter* w = waiters_.find(static_cast<uint32_t>(wait_id));
-  if (w == nullptr || w->generation != static_cast<uint32_t>(wait_id >> 32) ||
-      w->sink == nullptr) {
+  if (w == nullptr || w->generation != static_cast<uint32_t>(wait_id >> 32) || w->sink == nullptr) {
     return false;
   }
   if (w->queue == nullptr) {
@@ -870,8 +870,9 @@ Status QueueEngine::change_visibility(std::string_view queue, std::string_view r
   }
   const uint64_t visible_at = now_ + uint64_t{visibility_timeout_s} * 1000;
   if (visible_at - m->received_ms > uint64_t{limits::kMaxVisibilitySeconds} * 1000) {
-    return invalid_timeout("Total VisibilityTimeout for the message is beyond the limit [43200 "
-                           "seconds]");
+    return invalid_timeout(
+        "Total VisibilityTimeout for the message is beyond the limit [43200 "
+        "seconds]");
   }
   journal(JournalOp::kVisibilityChanged, *q, m, visible_at);
   if (visibility_timeout_s == 0) {

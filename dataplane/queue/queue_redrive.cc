@@ -101,7 +101,8 @@ bool QueueEngine::move_message(Message* m, std::string_view target, std::string_
 
 bool QueueEngine::dead_letter(Message* m) {
   Queue* q = m->queue;
-  const std::string_view target = queue_name_of_arn(q->settings.redrive_policy->dead_letter_target_arn);
+  const std::string_view target =
+      queue_name_of_arn(q->settings.redrive_policy->dead_letter_target_arn);
   if (!move_message(m, target, q->arn)) return false;
   ++stats_.dead_lettered;
   return true;
@@ -160,8 +161,9 @@ Result<std::string> QueueEngine::start_move_task(const StartMoveTaskRequest& req
                  "queue arn at a given time."};
   }
   char id[17];
-  std::snprintf(id, sizeof id, "%016llx",
-                static_cast<unsigned long long>(handle_key_ ^ (++next_task_ * 0x9e3779b97f4a7c15ull)));
+  std::snprintf(
+      id, sizeof id, "%016llx",
+      static_cast<unsigned long long>(handle_key_ ^ (++next_task_ * 0x9e3779b97f4a7c15ull)));
   MoveTaskInfo task{.task_handle = std::string(id) + ":" + q->name,
                     .source_arn = std::string(request.source_arn),
                     .destination_arn = std::string(request.destination_arn),
@@ -170,11 +172,10 @@ Result<std::string> QueueEngine::start_move_task(const StartMoveTaskRequest& req
                     .started_timestamp_ms = now_};
   q->move_tasks.push_front(task);
   if (q->move_tasks.size() > limits::kListedMoveTasks) q->move_tasks.pop_back();
-  q->move = MoveTaskState{.running = true,
-                          .last_step_ms = now_,
-                          .destination_name = std::string(destination)};
-  journal(JournalOp::kMoveTaskChanged, *q, nullptr,
-          static_cast<uint64_t>(MoveTaskStatus::kRunning), task.task_handle);
+  q->move = MoveTaskState{
+      .running = true, .last_step_ms = now_, .destination_name = std::string(destination)};
+  journal(JournalOp::kMoveTaskChanged, *q, nullptr, static_cast<uint64_t>(MoveTaskStatus::kRunning),
+          task.task_handle);
   wheel_.schedule(&q->move_timer, now_);
   return task.task_handle;
 }
@@ -201,8 +202,8 @@ void QueueEngine::step_move_task(Queue* q) {
   uint32_t allowed = kUnratedMovesPerStep;
   if (task.max_messages_per_second > 0) {
     const uint64_t rate = task.max_messages_per_second;
-    move.allowance_milli = std::min(move.allowance_milli + rate * (now_ - move.last_step_ms),
-                                    rate * 1000);
+    move.allowance_milli =
+        std::min(move.allowance_milli + rate * (now_ - move.last_step_ms), rate * 1000);
     allowed = static_cast<uint32_t>(move.allowance_milli / 1000);
   }
   move.last_step_ms = now_;

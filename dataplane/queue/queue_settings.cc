@@ -20,8 +20,8 @@ Error invalid_value(std::string_view name) {
 
 Error invalid_policy(std::string_view name, std::string_view value, std::string_view reason) {
   return {ErrorCode::kInvalidParameterValue, "Value " + std::string(value) + " for parameter " +
-                                                 std::string(name) + " is invalid. Reason: " +
-                                                 std::string(reason)};
+                                                 std::string(name) +
+                                                 " is invalid. Reason: " + std::string(reason)};
 }
 
 std::optional<uint32_t> parse_u32(std::string_view s) {
@@ -149,17 +149,18 @@ Result<std::optional<RedrivePolicy>> parse_redrive_policy(std::string_view value
       policy.max_receive_count = *n;
       have_count = true;
     } else {
-      return invalid_policy(kName, value, "Only following attributes are supported: "
-                                          "[deadLetterTargetArn, maxReceiveCount].");
+      return invalid_policy(kName, value,
+                            "Only following attributes are supported: "
+                            "[deadLetterTargetArn, maxReceiveCount].");
     }
   }
   if (policy.dead_letter_target_arn.empty() || !have_count) {
-    return invalid_policy(kName, value,
-                          "Redrive policy does not contain mandatory attribute: " +
-                              std::string(policy.dead_letter_target_arn.empty()
-                                              ? "deadLetterTargetArn"
-                                              : "maxReceiveCount") +
-                              ".");
+    return invalid_policy(
+        kName, value,
+        "Redrive policy does not contain mandatory attribute: " +
+            std::string(policy.dead_letter_target_arn.empty() ? "deadLetterTargetArn"
+                                                              : "maxReceiveCount") +
+            ".");
   }
   if (queue_name_of_arn(policy.dead_letter_target_arn).empty()) {
     return invalid_policy(kName, value, "Invalid deadLetterTargetArn.");
@@ -198,8 +199,7 @@ Result<std::optional<RedriveAllowPolicy>> parse_redrive_allow_policy(std::string
   const bool by_queue = policy.permission == RedrivePermission::kByQueue;
   if (by_queue && (policy.source_queue_arns.empty() ||
                    policy.source_queue_arns.size() > limits::kMaxSourceQueueArns)) {
-    return invalid_policy(kName, value,
-                          "byQueue needs between 1 and 10 sourceQueueArns.");
+    return invalid_policy(kName, value, "byQueue needs between 1 and 10 sourceQueueArns.");
   }
   if (!by_queue && !policy.source_queue_arns.empty()) {
     return invalid_policy(kName, value, "sourceQueueArns is allowed only with byQueue.");
@@ -296,7 +296,9 @@ bool valid_name_char(char c) {
 
 }  // namespace
 
-bool has_fifo_suffix(std::string_view name) { return name.ends_with(".fifo"); }
+bool has_fifo_suffix(std::string_view name) {
+  return name.ends_with(".fifo");
+}
 
 Status validate_queue_name(std::string_view name, bool fifo) {
   const std::string_view stem = has_fifo_suffix(name) ? name.substr(0, name.size() - 5) : name;

@@ -149,8 +149,8 @@ struct Queue {
   uint64_t last_purge_ms = 0;
   bool purged = false;
 
-  MessageList visible;      // standard queues
-  GroupList ready_groups;   // FIFO queues: groups with visible messages and none in flight
+  MessageList visible;     // standard queues
+  GroupList ready_groups;  // FIFO queues: groups with visible messages and none in flight
   PointerIndex<Group> groups;
   ArrivalList arrivals;
   TimerNode retention_timer;

@@ -126,7 +126,7 @@ struct ReceiveRequest {
   std::string_view queue;
   uint32_t max_messages = 1;
   std::optional<uint32_t> visibility_timeout_s;  // the queue's when absent
-  std::optional<uint32_t> wait_time_s;           // the queue's ReceiveMessageWaitTimeSeconds when absent
+  std::optional<uint32_t> wait_time_s;  // the queue's ReceiveMessageWaitTimeSeconds when absent
 };
 
 // A delivered message. Views stay valid until the receive callback returns.

@@ -43,8 +43,7 @@ void SendBatchCall::run(QueueEngine& engine, const Completion& completion) {
 
 void ReceiveCall::run(QueueEngine& engine, const Completion& completion) {
   completion_ = completion;
-  engine.receive({.queue = queue, .max_messages = max_messages, .wait_time_s = wait_time_s},
-                 *this);
+  engine.receive({.queue = queue, .max_messages = max_messages, .wait_time_s = wait_time_s}, *this);
 }
 
 void ReceiveCall::on_receive(const ReceiveOutcome& outcome) {

@@ -18,7 +18,9 @@ uint8_t BlockArena::class_of(size_t bytes) {
   return even + 2;
 }
 
-BlockArena::~BlockArena() { budget_.release(chunks_.size() * kChunkBytes); }
+BlockArena::~BlockArena() {
+  budget_.release(chunks_.size() * kChunkBytes);
+}
 
 uint8_t* BlockArena::allocate(size_t bytes, uint8_t* size_class) {
   const uint8_t c = class_of(bytes);

@@ -82,10 +82,14 @@ struct ShardSet::Shard final : MessageRelay {
   std::vector<std::pair<uint32_t, ShardCall*>> pending_replies;
 };
 
-void Completion::done() const { set_->reply(shard_, source_, call_); }
+void Completion::done() const {
+  set_->reply(shard_, source_, call_);
+}
 
 ShardSet::ShardSet(const ShardSetConfig& config, const Clock& clock)
-    : sources_(config.sources), total_sources_(config.sources + config.shards) {
+    : sources_(config.sources),
+      total_sources_(config.sources + config.shards),
+      idle_sleep_us_(config.idle_sleep_us) {
   for (uint32_t s = 0; s < config.shards; ++s) {
     EngineConfig c = config.engine;
     c.seed = config.engine.seed + s;
@@ -116,7 +120,9 @@ uint32_t ShardSet::shard_of(std::string_view queue) const {
   return static_cast<uint32_t>(hash_key(queue) % shards_.size());
 }
 
-QueueEngine& ShardSet::engine(uint32_t shard) { return shards_[shard]->engine; }
+QueueEngine& ShardSet::engine(uint32_t shard) {
+  return shards_[shard]->engine;
+}
 
 bool ShardSet::submit_to(uint32_t source, uint32_t shard, ShardCall* call) {
   return request_ring(source, shard).push(call);
@@ -179,8 +185,8 @@ void ShardSet::start() {
       while (running_.load(std::memory_order_relaxed)) {
         if (run_once(s) > 0) {
           idle = 0;
-        } else if (++idle > 64) {
-          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        } else if (++idle > 64 && idle_sleep_us_ > 0) {
+          std::this_thread::sleep_for(std::chrono::microseconds(idle_sleep_us_));
         } else {
           std::this_thread::yield();
         }

@@ -51,6 +51,9 @@ struct ShardSetConfig {
   uint32_t shards = 2;
   uint32_t sources = 1;  // cores that submit calls, numbered from 0
   size_t ring_capacity = 1024;
+  // How long an idle shard thread sleeps between polls once yielding did not bring work; 0
+  // keeps it spinning (lowest latency, a whole core).
+  uint32_t idle_sleep_us = 50;
   EngineConfig engine;
 };
 
@@ -95,7 +98,8 @@ class ShardSet {
   }
 
   uint32_t sources_;
-  uint32_t total_sources_;  // the outside sources, then one per shard for relays
+  uint32_t total_sources_;
+  uint32_t idle_sleep_us_;  // the outside sources, then one per shard for relays
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::unique_ptr<SpscRing<ShardCall*>>> requests_;
   std::vector<std::unique_ptr<SpscRing<ShardCall*>>> replies_;

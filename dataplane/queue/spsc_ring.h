@@ -49,9 +49,9 @@ class SpscRing {
   const size_t mask_;
   const std::unique_ptr<T[]> slots_;
   alignas(64) std::atomic<size_t> head_{0};  // written by the consumer
-  size_t tail_cache_ = 0;                     // the consumer's last view of tail_
+  size_t tail_cache_ = 0;                    // the consumer's last view of tail_
   alignas(64) std::atomic<size_t> tail_{0};  // written by the producer
-  size_t head_cache_ = 0;                     // the producer's last view of head_
+  size_t head_cache_ = 0;                    // the producer's last view of head_
 };
 
 }  // namespace sluice::queue

@@ -119,7 +119,8 @@ TEST_F(QueueLifecycle, UnknownReadOnlyAndFifoOnlyNames) {
     ASSERT_FALSE(s.ok()) << name;
     EXPECT_EQ(s.error().code, ErrorCode::kInvalidAttributeName) << name;
   }
-  create("f.fifo", {{"FifoQueue", "true"}, {"ContentBasedDeduplication", "true"},
+  create("f.fifo", {{"FifoQueue", "true"},
+                    {"ContentBasedDeduplication", "true"},
                     {"DeduplicationScope", "messageGroup"},
                     {"FifoThroughputLimit", "perMessageGroupId"}});
   EXPECT_EQ(attribute("f.fifo", "FifoQueue"), "true");
@@ -142,8 +143,7 @@ TEST_F(QueueLifecycle, Tags) {
   ASSERT_TRUE(engine.create_queue({.name = "q", .tags = initial}).ok());
   const Tag more[] = {{"env", "prod"}, {"team", "billing"}};
   ASSERT_TRUE(engine.tag_queue("q", more).ok());
-  EXPECT_EQ(engine.list_tags("q").value(),
-            (AttributeList{{"env", "prod"}, {"team", "billing"}}));
+  EXPECT_EQ(engine.list_tags("q").value(), (AttributeList{{"env", "prod"}, {"team", "billing"}}));
   const std::string_view remove[] = {"env", "absent"};
   ASSERT_TRUE(engine.untag_queue("q", remove).ok());
   EXPECT_EQ(engine.list_tags("q").value(), (AttributeList{{"team", "billing"}}));
@@ -171,11 +171,12 @@ TEST_F(QueueLifecycle, PurgeOncePerMinute) {
 }
 
 TEST(QueueSettings, RedrivePolicyJson) {
-  auto ok = apply_attributes(
-      {}, std::vector<AttributeValue>{{"RedrivePolicy",
-                                       R"({"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq",)"
-                                       R"( "maxReceiveCount": "5"})"}},
-      AttributeUse::kSet);
+  auto ok =
+      apply_attributes({},
+                       std::vector<AttributeValue>{
+                           {"RedrivePolicy", R"({"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq",)"
+                                             R"( "maxReceiveCount": "5"})"}},
+                       AttributeUse::kSet);
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_EQ(ok->redrive_policy->max_receive_count, 5u);
   EXPECT_EQ(redrive_policy_json(*ok->redrive_policy),
@@ -189,11 +190,12 @@ TEST(QueueSettings, RedrivePolicyJson) {
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidParameterValue);
   }
-  auto allow = apply_attributes(
-      {}, std::vector<AttributeValue>{{"RedriveAllowPolicy",
-                                       R"({"redrivePermission":"byQueue",)"
-                                       R"("sourceQueueArns":["arn:aws:sqs:r:1:a"]})"}},
-      AttributeUse::kSet);
+  auto allow =
+      apply_attributes({},
+                       std::vector<AttributeValue>{{"RedriveAllowPolicy",
+                                                    R"({"redrivePermission":"byQueue",)"
+                                                    R"("sourceQueueArns":["arn:aws:sqs:r:1:a"]})"}},
+                       AttributeUse::kSet);
   ASSERT_TRUE(allow.ok());
   EXPECT_EQ(redrive_allow_policy_json(*allow->redrive_allow_policy),
             R"({"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:r:1:a"]})");

@@ -120,7 +120,8 @@ TEST_F(QueueFifo, RequiredAndForbiddenParameters) {
   EXPECT_EQ(e.code, ErrorCode::kInvalidParameterValue);
   e = send_error("f.fifo", {.body = "x", .delay_s = 5, .group_id = "g", .deduplication_id = "d"});
   EXPECT_EQ(e.code, ErrorCode::kInvalidParameterValue);
-  e = send_error("f.fifo", {.body = "x", .group_id = std::string(129, 'g'), .deduplication_id = "d"});
+  e = send_error("f.fifo",
+                 {.body = "x", .group_id = std::string(129, 'g'), .deduplication_id = "d"});
   EXPECT_EQ(e.code, ErrorCode::kInvalidParameterValue);
   e = send_error("f.fifo", {.body = "x", .group_id = "g", .deduplication_id = "has space"});
   EXPECT_EQ(e.code, ErrorCode::kInvalidParameterValue);

@@ -59,8 +59,8 @@ TEST_F(QueueBatches, DeleteAndVisibilityBatches) {
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->view()[0].error.has_value());
   EXPECT_EQ(d->view()[1].error->code, ErrorCode::kReceiptHandleIsInvalid);
-  const VisibilityEntry changes[] = {{"x", got[0].handle, 5}, {"y", got[1].handle, 0},
-                                     {"z", got[2].handle, 50000}};
+  const VisibilityEntry changes[] = {
+      {"x", got[0].handle, 5}, {"y", got[1].handle, 0}, {"z", got[2].handle, 50000}};
   auto v = engine.change_visibility_batch("q", changes);
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->view()[0].error->code, ErrorCode::kMessageNotInflight);  // deleted
@@ -94,7 +94,8 @@ TEST_F(QueueCaps, InFlightLimitGivesOverLimitOnStandardQueues) {
 
 TEST_F(QueueCaps, FifoAtTheLimitReturnsNothing) {
   create("f.fifo", {{"FifoQueue", "true"}, {"ContentBasedDeduplication", "true"}});
-  for (int i = 0; i < 5; ++i) send("f.fifo", "m" + std::to_string(i), {.group_id = "g" + std::to_string(i)});
+  for (int i = 0; i < 5; ++i)
+    send("f.fifo", "m" + std::to_string(i), {.group_id = "g" + std::to_string(i)});
   EXPECT_EQ(receive("f.fifo", 10).size(), 3u);
   EXPECT_TRUE(receive("f.fifo", 10).empty());
 }

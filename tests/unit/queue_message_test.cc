@@ -27,9 +27,8 @@ TEST_F(QueueMessages, SendReceiveDeleteWithSystemAttributes) {
   EXPECT_EQ(got[0].sent_ms, sent_at);
   EXPECT_EQ(got[0].first_receive_ms, sent_at + 2000);
   EXPECT_EQ(got[0].sender, "AIDEXAMPLE");
-  EXPECT_EQ(got[0].attributes,
-            (std::vector<std::pair<std::string, std::string>>{{"colour", "blue"},
-                                                              {"bytes", "\x01\x02"}}));
+  EXPECT_EQ(got[0].attributes, (std::vector<std::pair<std::string, std::string>>{
+                                   {"colour", "blue"}, {"bytes", "\x01\x02"}}));
   EXPECT_EQ(counts("q").in_flight, 1u);
   EXPECT_TRUE(receive("q").empty());
   ASSERT_TRUE(engine.delete_message("q", got[0].handle).ok());
@@ -271,10 +270,14 @@ TEST_F(QueueMessages, BodyAndAttributeChecks) {
   send("q", "b", {.attributes = std::span(eleven).first(10)});
 
   const MessageAttribute bad_sets[][1] = {
-      {{"AWS.reserved", "String", "v"}},  {{"two..dots", "String", "v"}},
-      {{".lead", "String", "v"}},         {{"ok", "Text", "v"}},
-      {{"ok", "String", ""}},             {{"n", "Number", "12x"}},
-      {{"sp ace", "String", "v"}},        {{"ok", "String.", "v"}},
+      {{"AWS.reserved", "String", "v"}},
+      {{"two..dots", "String", "v"}},
+      {{".lead", "String", "v"}},
+      {{"ok", "Text", "v"}},
+      {{"ok", "String", ""}},
+      {{"n", "Number", "12x"}},
+      {{"sp ace", "String", "v"}},
+      {{"ok", "String.", "v"}},
   };
   for (const auto& set : bad_sets) {
     EXPECT_EQ(send_error("q", {.body = "b", .attributes = set}).code,

@@ -25,7 +25,9 @@ class QueueProperty : public QueueTest, public ::testing::WithParamInterface<uin
  protected:
   static constexpr uint64_t kRetentionMs = 120'000;
 
-  bool alive(const Model& m) const { return !m.gone && clock.now_ms() < m.enqueued_ms + kRetentionMs; }
+  bool alive(const Model& m) const {
+    return !m.gone && clock.now_ms() < m.enqueued_ms + kRetentionMs;
+  }
   bool visible(const Model& m) const { return alive(m) && clock.now_ms() >= m.visible_at; }
   bool in_flight(const Model& m) const { return alive(m) && !visible(m) && m.receive_count > 0; }
 

@@ -10,8 +10,8 @@ class QueueRedrive : public QueueTest {
  protected:
   std::string arn(std::string_view name) { return engine.arn_of(name); }
   std::string policy(std::string_view dlq, int count) {
-    return R"({"deadLetterTargetArn":")" + arn(dlq) +
-           R"(","maxReceiveCount":)" + std::to_string(count) + "}";
+    return R"({"deadLetterTargetArn":")" + arn(dlq) + R"(","maxReceiveCount":)" +
+           std::to_string(count) + "}";
   }
 };
 
@@ -77,13 +77,13 @@ TEST_F(QueueRedrive, ListDeadLetterSourceQueues) {
   EXPECT_EQ(engine.list_dead_letter_source_queues("dlq").value(),
             (std::vector<std::string>{"a", "b"}));
   EXPECT_TRUE(engine.list_dead_letter_source_queues("c").value().empty());
-  EXPECT_EQ(engine.list_dead_letter_source_queues("x").error().code,
-            ErrorCode::kQueueDoesNotExist);
+  EXPECT_EQ(engine.list_dead_letter_source_queues("x").error().code, ErrorCode::kQueueDoesNotExist);
 }
 
 TEST_F(QueueRedrive, FifoDeadLetteringKeepsTheGroup) {
   create("dlq.fifo", {{"FifoQueue", "true"}});
-  create("src.fifo", {{"FifoQueue", "true"}, {"RedrivePolicy", policy("dlq.fifo", 1)},
+  create("src.fifo", {{"FifoQueue", "true"},
+                      {"RedrivePolicy", policy("dlq.fifo", 1)},
                       {"VisibilityTimeout", "0"}});
   send("src.fifo", "p", {.group_id = "g", .deduplication_id = "1"});
   send("src.fifo", "q", {.group_id = "g", .deduplication_id = "2"});
@@ -137,16 +137,16 @@ TEST_F(QueueMoveTask, MovesBackToTheSourceAtTheGivenRate) {
 
 TEST_F(QueueMoveTask, CancelAndDestination) {
   create("elsewhere");
-  auto handle = engine.start_move_task(
-      {.source_arn = arn("dlq"), .destination_arn = arn("elsewhere"), .max_messages_per_second = 1});
+  auto handle = engine.start_move_task({.source_arn = arn("dlq"),
+                                        .destination_arn = arn("elsewhere"),
+                                        .max_messages_per_second = 1});
   ASSERT_TRUE(handle.ok());
   advance_s(3);
   auto moved = engine.cancel_move_task(handle.value());
   ASSERT_TRUE(moved.ok());
   EXPECT_EQ(moved.value(), 3u);
   EXPECT_EQ(counts("elsewhere").visible, 3u);
-  EXPECT_EQ(engine.cancel_move_task(handle.value()).error().code,
-            ErrorCode::kUnsupportedOperation);
+  EXPECT_EQ(engine.cancel_move_task(handle.value()).error().code, ErrorCode::kUnsupportedOperation);
   EXPECT_EQ(engine.cancel_move_task("0:nope").error().code, ErrorCode::kResourceNotFound);
   EXPECT_EQ(engine.list_move_tasks(arn("dlq")).value()[0].status, MoveTaskStatus::kCancelled);
 }
@@ -160,8 +160,7 @@ TEST_F(QueueMoveTask, Checks) {
                 .error()
                 .code,
             ErrorCode::kInvalidParameterValue);
-  EXPECT_EQ(engine.list_move_tasks(arn("dlq"), 11).error().code,
-            ErrorCode::kInvalidParameterValue);
+  EXPECT_EQ(engine.list_move_tasks(arn("dlq"), 11).error().code, ErrorCode::kInvalidParameterValue);
 }
 
 }  // namespace

@@ -105,7 +105,8 @@ TEST_F(QueueShards, TwoShardsOnTwoThreads) {
       EXPECT_EQ(receive.messages[0].body, n + "-" + std::to_string(round));
       del.queue = n;
       del.handles.clear();
-      for (size_t i = 0; i < receive.count; ++i) del.handles.push_back(receive.messages[i].receipt_handle);
+      for (size_t i = 0; i < receive.count; ++i)
+        del.handles.push_back(receive.messages[i].receipt_handle);
       call(shard, &del);
       ASSERT_EQ(del.failed, 0u);
     }
@@ -147,8 +148,8 @@ TEST_F(QueueShards, DeadLetteringToAQueueOnTheOtherShard) {
   const std::string& source = names[1];
   create(dlq);
   create(source,
-         {{"RedrivePolicy", R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:)" +
-                                dlq + R"(","maxReceiveCount":1})"},
+         {{"RedrivePolicy", R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:)" + dlq +
+                                R"(","maxReceiveCount":1})"},
           {"VisibilityTimeout", "0"}});
   SendBatchCall send;
   send.queue = source;

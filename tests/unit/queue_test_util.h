@@ -92,9 +92,9 @@ class QueueTest : public ::testing::Test {
   std::vector<Got> receive(std::string_view queue, uint32_t max = 10,
                            std::optional<uint32_t> visibility = std::nullopt) {
     Collector c;
-    engine.receive({.queue = queue, .max_messages = max, .visibility_timeout_s = visibility,
-                    .wait_time_s = 0},
-                   c);
+    engine.receive(
+        {.queue = queue, .max_messages = max, .visibility_timeout_s = visibility, .wait_time_s = 0},
+        c);
     EXPECT_EQ(c.calls, 1);
     EXPECT_FALSE(c.error.has_value()) << c.error->message;
     return c.got;
