@@ -1,7 +1,10 @@
 #include "lb_runtime.h"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
+#include <string_view>
+#include <unordered_map>
 
 #include "config.h"
 
@@ -21,6 +24,34 @@ uint64_t backend_key(const BackendConfig& b) {
   return h ^ (uint64_t{b.port} * 0x9e3779b97f4a7c15ull);
 }
 
+uint64_t address_hash(const IpAddress& a, uint64_t extra = 0) {
+  uint64_t lo, hi;
+  std::memcpy(&lo, a.bytes.data(), 8);
+  std::memcpy(&hi, a.bytes.data() + 8, 8);
+  uint64_t h = (lo ^ extra) * 0x9e3779b97f4a7c15ull ^ hi;
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 32);
+}
+
+struct AddressHash {
+  size_t operator()(const IpAddress& a) const noexcept { return address_hash(a); }
+};
+
+// A backend's identity within its service.
+struct Endpoint {
+  IpAddress address;
+  uint16_t port;
+  bool operator==(const Endpoint&) const = default;
+};
+struct EndpointHash {
+  size_t operator()(const Endpoint& e) const noexcept { return address_hash(e.address, e.port); }
+};
+
+std::string backend_where(size_t si, size_t bi) {
+  return "services[" + std::to_string(si) + "].backends[" + std::to_string(bi) + "]";
+}
+
 }  // namespace
 
 LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const LbRuntime* previous)
@@ -29,8 +60,12 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
       nat_addresses_(config.nat_addresses),
       tunnel_sources_(config.tunnel_sources),
       timeouts_(config.timeouts) {
+  size_t total = 0;
+  for (const auto& s : config.services) total += s.backends.size();
   // Next hops: one neighbour per distinct backend address.
   std::vector<std::pair<IpAddress, uint16_t>> hops;
+  std::unordered_map<IpAddress, uint32_t, AddressHash> hop_index;
+  hop_index.reserve(total);
   // The next hop towards `a`: `a` itself when it is on a port's link, else the gateway of its
   // family (which must be on a link).
   auto on_link = [&](const IpAddress& a) -> int {
@@ -41,7 +76,7 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
     }
     return -1;
   };
-  auto hop_of = [&](const IpAddress& a, const std::string& where) -> uint32_t {
+  auto hop_of = [&](const IpAddress& a, size_t si, size_t bi) -> uint32_t {
     IpAddress next = a;
     int port = on_link(a);
     if (port < 0) {
@@ -51,17 +86,28 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
       port = next == a ? -1 : on_link(next);
       if (port < 0) {
         throw ConfigError(
-            where + ": " + format_ip_address(a) +
+            backend_where(si, bi) + ": " + format_ip_address(a) +
             " is on none of the ports' links and no lb.gateways entry of its family is on one");
       }
     }
-    for (uint32_t i = 0; i < hops.size(); ++i) {
-      if (hops[i].first == next) return i;
-    }
-    hops.emplace_back(next, static_cast<uint16_t>(port));
-    return static_cast<uint32_t>(hops.size() - 1);
+    const auto [it, added] = hop_index.try_emplace(next, static_cast<uint32_t>(hops.size()));
+    if (added) hops.emplace_back(next, static_cast<uint16_t>(port));
+    return it->second;
   };
 
+  // The service of the same name in the configuration being replaced, if any.
+  std::vector<const ServiceRuntime*> old_of(config.services.size(), nullptr);
+  if (previous != nullptr) {
+    std::unordered_map<std::string_view, const ServiceRuntime*> by_name;
+    by_name.reserve(previous->services_.size());
+    for (const auto& s : previous->services_) by_name.emplace(s.name, &s);
+    for (size_t si = 0; si < config.services.size(); ++si) {
+      if (auto it = by_name.find(config.services[si].name); it != by_name.end())
+        old_of[si] = it->second;
+    }
+  }
+
+  services_.reserve(config.services.size());
   for (size_t si = 0; si < config.services.size(); ++si) {
     const ServiceConfig& sc = config.services[si];
     int nat_address = -1;
@@ -70,11 +116,11 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
     }
     std::vector<BackendRuntime> backends;
     std::vector<MaglevBackend> maglev_backends;
+    backends.reserve(sc.backends.size());
+    maglev_backends.reserve(sc.backends.size());
     for (size_t bi = 0; bi < sc.backends.size(); ++bi) {
       const BackendConfig& b = sc.backends[bi];
-      const std::string where =
-          "services[" + std::to_string(si) + "].backends[" + std::to_string(bi) + "]";
-      backends.push_back({kNoId, b.address, b.port, b.weight, hop_of(b.address, where)});
+      backends.push_back({kNoId, b.address, b.port, b.weight, hop_of(b.address, si, bi)});
       maglev_backends.push_back({backend_key(b), b.weight});
     }
     try {
@@ -87,10 +133,11 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
     }
   }
 
-  assign_ids(previous);
+  assign_ids(old_of, previous);
 
   neighbor_count_ = static_cast<uint32_t>(hops.size());
   neighbors_ = std::make_unique<Neighbor[]>(hops.size());
+  neighbor_index_.reserve(hops.size());
   for (uint32_t i = 0; i < hops.size(); ++i) {
     neighbors_[i].address = hops[i].first;
     neighbors_[i].port_index = hops[i].second;
@@ -116,25 +163,20 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
   owned_.erase(std::unique(owned_.begin(), owned_.end()), owned_.end());
 }
 
-void LbRuntime::assign_ids(const LbRuntime* previous) {
+void LbRuntime::assign_ids(const std::vector<const ServiceRuntime*>& old_of,
+                           const LbRuntime* previous) {
   if (services_.size() > kMaxServiceIds) throw ConfigError("services: at most 4096 services");
   // Services: the id of the service of the same name before, else the lowest id unused now and
   // before (so that a removed service's stale flows never meet a new service at once).
   std::vector<bool> taken(kMaxServiceIds, false);
-  auto old_service = [&](const std::string& name) -> const ServiceRuntime* {
-    if (previous == nullptr) return nullptr;
-    for (const auto& s : previous->services_) {
-      if (s.name == name) return &s;
-    }
-    return nullptr;
-  };
   if (previous != nullptr) {
     for (const auto& s : previous->services_) taken[s.id] = true;
   }
   uint16_t next_service = 0;
-  for (auto& s : services_) {
-    if (const ServiceRuntime* old = old_service(s.name)) {
-      s.id = old->id;
+  for (size_t si = 0; si < services_.size(); ++si) {
+    ServiceRuntime& s = services_[si];
+    if (old_of[si] != nullptr) {
+      s.id = old_of[si]->id;
       continue;
     }
     while (taken[next_service]) ++next_service;
@@ -145,12 +187,24 @@ void LbRuntime::assign_ids(const LbRuntime* previous) {
   // turn from where the previous configuration stopped, skipping ids in use.
   std::vector<bool> in_use(kMaxBackendIds, false);
   next_backend_id_ = previous != nullptr ? previous->next_backend_id_ : 0;
-  for (auto& s : services_) {
-    const ServiceRuntime* old = old_service(s.name);
-    for (auto& b : s.backends) {
-      if (old == nullptr) continue;
-      for (const auto& ob : old->backends) {
-        if (ob.address == b.address && ob.port == b.port) b.id = ob.id;
+  std::unordered_map<Endpoint, uint16_t, EndpointHash> old_ids;
+  for (size_t si = 0; si < services_.size(); ++si) {
+    const ServiceRuntime* old = old_of[si];
+    if (old == nullptr) continue;
+    auto& backends = services_[si].backends;
+    old_ids.clear();
+    for (size_t bi = 0; bi < backends.size(); ++bi) {
+      BackendRuntime& b = backends[bi];
+      // Usually the same backend sits at the same place; otherwise look it up by endpoint.
+      if (bi < old->backends.size() && old->backends[bi].address == b.address &&
+          old->backends[bi].port == b.port) {
+        b.id = old->backends[bi].id;
+      } else {
+        if (old_ids.empty()) {
+          for (const auto& ob : old->backends)
+            old_ids.emplace(Endpoint{ob.address, ob.port}, ob.id);
+        }
+        if (auto it = old_ids.find({b.address, b.port}); it != old_ids.end()) b.id = it->second;
       }
       if (b.id != kNoId) in_use[b.id] = true;
     }

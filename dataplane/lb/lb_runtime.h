@@ -126,7 +126,7 @@ class LbRuntime {
   }
 
  private:
-  void assign_ids(const LbRuntime* previous);
+  void assign_ids(const std::vector<const ServiceRuntime*>& old_of, const LbRuntime* previous);
 
   ServiceTable table_;
   std::vector<ServiceRuntime> services_;
