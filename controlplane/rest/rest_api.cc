@@ -11,7 +11,9 @@ namespace {
 
 void reply(httplib::Response& res, int status, const Json& body) {
   res.status = status;
-  res.set_content(body.dump(2) + "\n", "application/json");
+  // Names from a request's path may hold any bytes; JSON must not.
+  res.set_content(body.dump(2, ' ', false, Json::error_handler_t::replace) + "\n",
+                  "application/json");
 }
 
 void reply_error(httplib::Response& res, int status, const std::string& code,

@@ -361,6 +361,9 @@ TEST(RestApi, RoutesErrorsAndTheBearerToken) {
   res = c.Get("/v1/nothing-here");
   EXPECT_EQ(res->status, 404);
   EXPECT_EQ(Json::parse(res->body)["error"]["code"], "NotFound");
+  res = c.Delete("/v1/target-groups/web/targets/10.99.0.%FF:80");
+  EXPECT_EQ(res->status, 400);
+  EXPECT_EQ(Json::parse(res->body)["error"]["code"], "InvalidTarget");
   res = c.Get("/metrics");
   EXPECT_EQ(res->status, 200);
   EXPECT_NE(res->body.find("sluice_dataplane_connected 1"), std::string::npos);
