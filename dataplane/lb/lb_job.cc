@@ -274,7 +274,7 @@ bool LbJob::steer_packet_too_big(uint16_t pi, rte_mbuf* m, const PacketMeta& met
   if (s.mode == ForwardingMode::kNat) return false;
   const uint32_t hash = mix32(s.hash_source_port ? flow_hash(*flow, kFlowHashSeed)
                                                  : flow_hash_no_src_port(*flow, kFlowHashSeed));
-  uint16_t backend = s.maglev.lookup(hash);
+  uint16_t backend = s.maglev->lookup(hash);
   if (FlowEntry* e = flows_.lookup(*flow, flow_hash(*flow, kFlowHashSeed), now_ms_)) {
     const LbRuntime::BackendRef ref = rt_->backend_by_id(e->backend);
     if (ref.service == si) backend = ref.backend;
@@ -378,7 +378,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
         continue;
       }
     }
-    const MaglevTable::Entry backend = s.maglev.lookup(lookup_hash[k]);
+    const MaglevTable::Entry backend = s.maglev->lookup(lookup_hash[k]);
     if (backend == MaglevTable::kNoBackend) {
       drop(m, c.ports[rt_->ports()[pi].id], DropReason::kNoBackend);
       continue;

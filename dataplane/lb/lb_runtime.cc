@@ -48,6 +48,31 @@ struct EndpointHash {
   size_t operator()(const Endpoint& e) const noexcept { return address_hash(e.address, e.port); }
 };
 
+// Whether `old` (may be null) has a Maglev table for exactly `next`'s backends at `size`.
+bool same_maglev_input(const ServiceRuntime* old, const ServiceConfig& next, uint32_t size) {
+  if (old == nullptr || old->maglev->size() != size ||
+      old->backends.size() != next.backends.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < next.backends.size(); ++i) {
+    const BackendRuntime& o = old->backends[i];
+    const BackendConfig& n = next.backends[i];
+    if (o.address != n.address || o.port != n.port || o.weight != n.weight) return false;
+  }
+  return true;
+}
+
+std::shared_ptr<const MaglevTable> build_maglev(const ServiceConfig& sc, size_t si, uint32_t size) {
+  std::vector<MaglevBackend> backends;
+  backends.reserve(sc.backends.size());
+  for (const BackendConfig& b : sc.backends) backends.push_back({backend_key(b), b.weight});
+  try {
+    return std::make_shared<const MaglevTable>(MaglevTable::build(backends, size));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError("services[" + std::to_string(si) + "]: " + e.what());
+  }
+}
+
 std::string backend_where(size_t si, size_t bi) {
   return "services[" + std::to_string(si) + "].backends[" + std::to_string(bi) + "]";
 }
@@ -115,22 +140,20 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
       if (nat_addresses_[i].is_v4() == sc.vip.is_v4()) nat_address = static_cast<int>(i);
     }
     std::vector<BackendRuntime> backends;
-    std::vector<MaglevBackend> maglev_backends;
     backends.reserve(sc.backends.size());
-    maglev_backends.reserve(sc.backends.size());
     for (size_t bi = 0; bi < sc.backends.size(); ++bi) {
       const BackendConfig& b = sc.backends[bi];
       backends.push_back({kNoId, b.address, b.port, b.weight, hop_of(b.address, si, bi)});
-      maglev_backends.push_back({backend_key(b), b.weight});
     }
-    try {
-      services_.push_back({kNoId, sc.name, sc.vip, sc.protocol, sc.port, sc.mode, sc.tunnel,
-                           sc.gue_port, sc.hash_source_port, sc.track_udp_flows, nat_address,
-                           MaglevTable::build(maglev_backends, config.maglev_table_size),
-                           std::move(backends)});
-    } catch (const std::invalid_argument& e) {
-      throw ConfigError("services[" + std::to_string(si) + "]: " + e.what());
-    }
+    std::shared_ptr<const MaglevTable> maglev;
+    if (same_maglev_input(old_of[si], sc, config.maglev_table_size)) maglev = old_of[si]->maglev;
+    services_.push_back({kNoId, sc.name, sc.vip, sc.protocol, sc.port, sc.mode, sc.tunnel,
+                         sc.gue_port, sc.hash_source_port, sc.track_udp_flows, nat_address,
+                         std::move(maglev), std::move(backends)});
+  }
+  for (size_t si = 0; si < services_.size(); ++si) {
+    if (services_[si].maglev == nullptr)
+      services_[si].maglev = build_maglev(config.services[si], si, config.maglev_table_size);
   }
 
   assign_ids(old_of, previous);

@@ -74,7 +74,9 @@ struct ServiceRuntime {
   bool hash_source_port = true;
   bool track_udp_flows = true;
   int nat_address = -1;  // index into LbRuntime::nat_addresses, for full-NAT
-  MaglevTable maglev;    // entries index `backends`
+  // Entries index `backends`. Shared with the runtime this one replaced when the service's
+  // backends (address, port, weight, in order) and the table size are unchanged.
+  std::shared_ptr<const MaglevTable> maglev;
   std::vector<BackendRuntime> backends;
 };
 

@@ -234,3 +234,45 @@ TEST(LbConfig, ControlledExampleTakesTheControlPlanesSnapshot) {
 
 }  // namespace
 }  // namespace sluice::lb
+
+namespace sluice::lb {
+namespace {
+
+// A rebuilt runtime shares the Maglev table of every service whose backends (address, port,
+// weight, in order) and table size did not change, and builds the others; ids carry over.
+TEST(LbRuntime, SharesUnchangedMaglevTables) {
+  LbConfig c;
+  c.maglev_table_size = 251;
+  for (int s = 0; s < 3; ++s) {
+    ServiceConfig sc{.name = "s" + std::to_string(s),
+                     .vip = *parse_ip_address("10.0.0." + std::to_string(100 + s)),
+                     .port = 80,
+                     .mode = ForwardingMode::kDsr};
+    for (int b = 0; b < 5; ++b)
+      sc.backends.push_back({*parse_ip_address("10.0.1." + std::to_string(s * 10 + b + 1)), 0, 1});
+    c.services.push_back(sc);
+  }
+  const std::vector<LbPort> ports = {
+      {.name = "lan", .addresses = {*parse_ip_prefix("10.0.0.2/16")}}};
+  const LbRuntime first(c, ports);
+  LbConfig next = c;
+  next.services[1].backends[2].weight = 3;
+  std::swap(next.services[2].backends[0], next.services[2].backends[1]);
+  const LbRuntime second(next, ports, &first);
+  EXPECT_EQ(second.services()[0].maglev, first.services()[0].maglev);
+  EXPECT_NE(second.services()[1].maglev, first.services()[1].maglev);
+  EXPECT_NE(second.services()[2].maglev, first.services()[2].maglev);
+  for (size_t s = 0; s < 3; ++s) EXPECT_EQ(second.services()[s].id, first.services()[s].id);
+  EXPECT_EQ(second.services()[1].backends[2].id, first.services()[1].backends[2].id);
+  EXPECT_EQ(second.services()[2].backends[0].id, first.services()[2].backends[1].id);
+  EXPECT_EQ(second.services()[2].backends[1].id, first.services()[2].backends[0].id);
+
+  LbConfig resized = c;
+  resized.maglev_table_size = 257;
+  const LbRuntime third(resized, ports, &first);
+  EXPECT_NE(third.services()[0].maglev, first.services()[0].maglev);
+  EXPECT_EQ(third.services()[0].maglev->size(), 257u);
+}
+
+}  // namespace
+}  // namespace sluice::lb
