@@ -5,6 +5,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -244,8 +245,22 @@ std::pair<uint16_t, uint16_t> nat_ports(const lb::LbRuntime& runtime, bool excep
   return range;
 }
 
-void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
-            const LbConfigLoader& reload_lb, const std::vector<Port>& ports, rte_mempool* pool) {
+// The CPUs of `start` that are no worker's: where the balancer's Maglev builds may run without
+// taking a worker's core (those that EAL pinned the main thread to are among them).
+std::vector<unsigned> spare_cpus(const cpu_set_t& start, const std::vector<unsigned>& workers) {
+  std::vector<unsigned> cpus;
+  for (unsigned c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &start) && std::find(workers.begin(), workers.end(), c) == workers.end())
+      cpus.push_back(c);
+  }
+  return cpus;
+}
+
+void run_lb(const DataplaneConfig& config, const lb::LbConfig& start_config,
+            const LbConfigLoader& reload_lb, const std::vector<Port>& ports, rte_mempool* pool,
+            const cpu_set_t& start_cpus) {
+  lb::LbConfig lb_config = start_config;
+  lb_config.build_cpus = spare_cpus(start_cpus, config.cores.workers);
   const std::vector<lb::LbPort> lb_port_list = lb_ports(config, ports);
   const uint16_t queues = common_queues(ports);
   const auto worker_count =
@@ -301,7 +316,8 @@ void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
       return;
     }
     try {
-      const lb::LbConfig next = reload_lb();
+      lb::LbConfig next = reload_lb();
+      next.build_cpus = lb_config.build_cpus;
       lb::publish_lb_config(snapshots, next, lb_port_list);
       generation = 0;
       fmt::print("sluice-dataplane: reloaded: {} service(s)\n", next.services.size());
@@ -359,7 +375,10 @@ void run_lb(const DataplaneConfig& config, const lb::LbConfig& lb_config,
 
 int run_dataplane(const DataplaneConfig& config, const lb::LbConfig& lb_config,
                   const LbConfigLoader& reload_lb, const char* program) {
-  block_signals();  // before EAL starts its threads, so that they inherit the mask
+  block_signals();       // before EAL starts its threads, so that they inherit the mask
+  cpu_set_t start_cpus;  // before EAL pins this thread to the main core
+  CPU_ZERO(&start_cpus);
+  sched_getaffinity(0, sizeof start_cpus, &start_cpus);
   const HostFacts host = probe_host();
   const bool huge = use_hugepages(config, host);
   EalSession eal(build_eal_args(config, host, program));
@@ -379,7 +398,7 @@ int run_dataplane(const DataplaneConfig& config, const lb::LbConfig& lb_config,
       run_wire(config, ports);
       break;
     case Job::kLb:
-      run_lb(config, lb_config, reload_lb, ports, pool);
+      run_lb(config, lb_config, reload_lb, ports, pool, start_cpus);
       break;
   }
   stop_ports(ports);

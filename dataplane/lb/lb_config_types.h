@@ -2,8 +2,10 @@
 // the balancer-wide settings (table sizes, timeouts, NAT source addresses, exception path).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ip_address.h"
@@ -44,7 +46,12 @@ struct Timeouts {
 struct LbConfig {
   uint32_t flow_table_size = 1u << 20;  // flows per worker core
   uint32_t maglev_table_size = 65537;   // a prime
-  uint32_t new_flows_per_second = 0;    // per worker; beyond it flows go stateless (0: no limit)
+  // Threads that build Maglev tables when a configuration is compiled (1: the caller alone).
+  uint32_t build_threads = std::min(4u, std::max(1u, std::thread::hardware_concurrency()));
+  // The CPUs those threads may run on; empty: wherever the caller may. sluice-dataplane gives the
+  // CPUs it was started on less the worker cores.
+  std::vector<unsigned> build_cpus;
+  uint32_t new_flows_per_second = 0;  // per worker; beyond it flows go stateless (0: no limit)
   Timeouts timeouts;
   std::vector<IpAddress> nat_addresses;  // full-NAT source addresses
   std::vector<IpAddress> gateways;       // next hops to backends on no port's link, one per family

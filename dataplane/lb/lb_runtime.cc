@@ -1,9 +1,16 @@
 #include "lb_runtime.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 
 #include "config.h"
@@ -70,6 +77,52 @@ std::shared_ptr<const MaglevTable> build_maglev(const ServiceConfig& sc, size_t 
     return std::make_shared<const MaglevTable>(MaglevTable::build(backends, size));
   } catch (const std::invalid_argument& e) {
     throw ConfigError("services[" + std::to_string(si) + "]: " + e.what());
+  }
+}
+
+void run_on(const std::vector<unsigned>& cpus) {
+  if (cpus.empty()) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (unsigned c : cpus) CPU_SET(c, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+// Builds the tables of the services that have none, on up to config.build_threads threads (the
+// caller being one): the builds are independent, and a large configuration is mostly them.
+void build_missing_tables(const LbConfig& config, std::vector<ServiceRuntime>& services) {
+  std::vector<size_t> todo;
+  for (size_t si = 0; si < services.size(); ++si) {
+    if (services[si].maglev == nullptr) todo.push_back(si);
+  }
+  std::vector<std::exception_ptr> errors(todo.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t k; (k = next.fetch_add(1, std::memory_order_relaxed)) < todo.size();) {
+      const size_t si = todo[k];
+      try {
+        services[si].maglev = build_maglev(config.services[si], si, config.maglev_table_size);
+      } catch (...) {
+        errors[k] = std::current_exception();
+      }
+    }
+  };
+  const size_t threads = std::min<size_t>(config.build_threads, todo.size());
+  std::vector<std::thread> helpers;
+  try {
+    for (size_t t = 1; t < threads; ++t) {
+      helpers.emplace_back([&] {
+        run_on(config.build_cpus);
+        work();
+      });
+    }
+  } catch (const std::system_error&) {
+    // No more threads to be had: the ones started and the caller do the work.
+  }
+  work();
+  for (auto& h : helpers) h.join();
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
   }
 }
 
@@ -151,10 +204,7 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
                          sc.gue_port, sc.hash_source_port, sc.track_udp_flows, nat_address,
                          std::move(maglev), std::move(backends)});
   }
-  for (size_t si = 0; si < services_.size(); ++si) {
-    if (services_[si].maglev == nullptr)
-      services_[si].maglev = build_maglev(config.services[si], si, config.maglev_table_size);
-  }
+  build_missing_tables(config, services_);
 
   assign_ids(old_of, previous);
 

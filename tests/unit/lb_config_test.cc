@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "config.h"
 #include "control_config.h"
 #include "lb_config.h"
@@ -31,6 +33,7 @@ std::string error_of(const std::string& yaml) {
 constexpr const char* kValid = R"(lb:
   flow_table_size: 65536
   maglev_table_size: 251
+  build_threads: 3
   new_flows_per_second: 100000
   timeouts: {tcp_syn_s: 3, tcp_established_s: 600, tcp_closing_s: 5, udp_s: 30}
   nat_addresses: [10.99.0.3, "fd99::3"]
@@ -59,6 +62,7 @@ TEST(LbConfig, ParsesEveryKey) {
   LbConfig c = parse(kValid);
   EXPECT_EQ(c.flow_table_size, 65536u);
   EXPECT_EQ(c.maglev_table_size, 251u);
+  EXPECT_EQ(c.build_threads, 3u);
   EXPECT_EQ(c.new_flows_per_second, 100000u);
   EXPECT_EQ(c.timeouts.tcp_syn_s, 3u);
   EXPECT_EQ(c.timeouts.tcp_established_s, 600u);
@@ -94,6 +98,7 @@ TEST(LbConfig, Errors) {
       {"lb: {maglev_table_size: 65536}\n",
        "lb.yaml:1: lb.maglev_table_size: must be a prime number"},
       {"lb: {flow_table_size: 10}\n", "lb.flow_table_size: must be between 1024"},
+      {"lb: {build_threads: 0}\n", "lb.build_threads: must be between 1 and 64"},
       {"lb: {gateways: [gw]}\n", "lb.gateways[0]: 'gw' is not an IPv4 or IPv6 address"},
       {"lb: {bogus: 1}\n", "lb.yaml:1: lb.bogus: unknown key"},
       {"lb: {nat_addresses: [10.0.0.300]}\n",
@@ -272,6 +277,48 @@ TEST(LbRuntime, SharesUnchangedMaglevTables) {
   const LbRuntime third(resized, ports, &first);
   EXPECT_NE(third.services()[0].maglev, first.services()[0].maglev);
   EXPECT_EQ(third.services()[0].maglev->size(), 257u);
+}
+
+}  // namespace
+}  // namespace sluice::lb
+
+namespace sluice::lb {
+namespace {
+
+// Tables built on several threads are the tables built inline, and a service whose table cannot
+// be built is named whichever thread found it.
+TEST(LbRuntime, BuildsTablesOnThreads) {
+  LbConfig c;
+  c.maglev_table_size = 1009;
+  for (int s = 0; s < 20; ++s) {
+    ServiceConfig sc{.name = "s" + std::to_string(s),
+                     .vip = *parse_ip_address("10.0.0." + std::to_string(100 + s)),
+                     .port = 80,
+                     .mode = ForwardingMode::kDsr};
+    for (int b = 0; b < 1 + s; ++b)
+      sc.backends.push_back(
+          {*parse_ip_address("10.0." + std::to_string(s + 1) + "." + std::to_string(b + 1)), 0,
+           static_cast<uint32_t>(1 + b % 3)});
+    c.services.push_back(sc);
+  }
+  const std::vector<LbPort> ports = {
+      {.name = "lan", .addresses = {*parse_ip_prefix("10.0.0.2/16")}}};
+  c.build_threads = 1;
+  const LbRuntime inline_built(c, ports);
+  c.build_threads = 4;
+  const LbRuntime threaded(c, ports);
+  for (size_t s = 0; s < c.services.size(); ++s) {
+    const auto a = inline_built.services()[s].maglev->entries();
+    const auto b = threaded.services()[s].maglev->entries();
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << "service " << s;
+  }
+  c.services[13].backends.push_back(c.services[13].backends[0]);  // the same key twice
+  try {
+    const LbRuntime rejected(c, ports);
+    ADD_FAILURE() << "a duplicate backend was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("services[13]: "), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
