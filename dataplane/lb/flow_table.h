@@ -150,14 +150,23 @@ struct alignas(64) FlowEntry {
   FlowKey key;
   uint32_t peer = kNoPeer;  // index of the other entry of a full-NAT pair
   uint32_t last_seen_ms = 0;
-  uint16_t service = 0;
-  uint16_t backend = 0;        // index into the service's backends
+  uint32_t ids = 0;            // the service's id (low 12 bits) and the backend's (high 20)
   uint16_t nat_port = 0;       // full-NAT source port
   uint8_t state = kTcpSyn;     // FlowState
   uint8_t nat_addr = 0;        // index of the full-NAT source address
   uint8_t client_port = 0;     // port the client's packets arrive on
   uint8_t client_mac[6] = {};  // next hop towards the client: the source MAC of its packets
   uint8_t flags = 0;
+
+  static constexpr uint32_t kServiceBits = 12;
+  static constexpr uint32_t kMaxServices = 1u << kServiceBits;
+  static constexpr uint32_t kMaxBackends = (1u << (32 - kServiceBits)) - 1;
+
+  uint16_t service() const { return static_cast<uint16_t>(ids & (kMaxServices - 1)); }
+  uint32_t backend() const { return ids >> kServiceBits; }
+  void set_ids(uint16_t service_id, uint32_t backend_id) {
+    ids = service_id | backend_id << kServiceBits;
+  }
 };
 static_assert(sizeof(FlowEntry) == 64);
 

@@ -51,8 +51,9 @@ ServiceConfig parse_service(const YamlField& f) {
 }  // namespace
 
 void parse_lb_section(const YamlField& f, LbConfig& config) {
-  f.expect_map({"flow_table_size", "maglev_table_size", "build_threads", "new_flows_per_second",
-                "timeouts", "nat_addresses", "tunnel_sources", "gateways", "exception_interface"});
+  f.expect_map({"flow_table_size", "maglev_table_size", "max_backends", "build_threads",
+                "new_flows_per_second", "timeouts", "nat_addresses", "tunnel_sources", "gateways",
+                "exception_interface"});
   if (auto v = f.child("flow_table_size"); v.present())
     config.flow_table_size = static_cast<uint32_t>(v.uint(1024, 1u << 26));
   if (auto v = f.child("maglev_table_size"); v.present()) {
@@ -60,6 +61,8 @@ void parse_lb_section(const YamlField& f, LbConfig& config) {
     if (!is_prime(config.maglev_table_size))
       v.fail("must be a prime number (65537 is the usual choice)");
   }
+  if (auto v = f.child("max_backends"); v.present())
+    config.max_backends = static_cast<uint32_t>(v.uint(1, kMaxBackendIds));
   if (auto v = f.child("build_threads"); v.present())
     config.build_threads = static_cast<uint32_t>(v.uint(1, 64));
   if (auto v = f.child("new_flows_per_second"); v.present()) {

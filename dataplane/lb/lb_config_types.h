@@ -13,6 +13,9 @@
 
 namespace sluice::lb {
 
+// The largest lb.max_backends: flow entries hold backend ids in 20 bits.
+inline constexpr uint32_t kMaxBackendIds = (1u << 20) - 1;
+
 enum class ForwardingMode : uint8_t { kNat, kDsr, kTunnel };
 enum class TunnelType : uint8_t { kIpip, kGue };
 
@@ -46,6 +49,7 @@ struct Timeouts {
 struct LbConfig {
   uint32_t flow_table_size = 1u << 20;  // flows per worker core
   uint32_t maglev_table_size = 65537;   // a prime
+  uint32_t max_backends = 131072;       // backend ids: every service's backends together
   // Threads that build Maglev tables when a configuration is compiled (1: the caller alone).
   uint32_t build_threads = std::min(4u, std::max(1u, std::thread::hardware_concurrency()));
   // The CPUs those threads may run on; empty: wherever the caller may. sluice-dataplane gives the

@@ -63,7 +63,7 @@ LbJob::LbJob(dataplane::SnapshotPublisher<LbRuntime>& snapshots,
       tsc_per_ms_(rte_get_tsc_hz() / 1000),
       staged_(rt_->ports().size()),
       service_counters_(kMaxServiceIds),
-      backend_counters_(kMaxBackendIds) {
+      backend_counters_(rt_->max_backends()) {
   snapshots_.online(options.worker_index);
   flows_.set_free_hook(&LbJob::flow_freed, this);
   const unsigned nat_ports = options.last_nat_port + 1u - options.first_nat_port;
@@ -276,7 +276,7 @@ bool LbJob::steer_packet_too_big(uint16_t pi, rte_mbuf* m, const PacketMeta& met
                                                  : flow_hash_no_src_port(*flow, kFlowHashSeed));
   uint16_t backend = s.maglev->lookup(hash);
   if (FlowEntry* e = flows_.lookup(*flow, flow_hash(*flow, kFlowHashSeed), now_ms_)) {
-    const LbRuntime::BackendRef ref = rt_->backend_by_id(e->backend);
+    const LbRuntime::BackendRef ref = rt_->backend_by_id(e->backend());
     if (ref.service == si) backend = ref.backend;
   }
   if (backend == MaglevTable::kNoBackend || backend >= s.backends.size()) {
@@ -290,16 +290,16 @@ bool LbJob::steer_packet_too_big(uint16_t pi, rte_mbuf* m, const PacketMeta& met
 
 void LbJob::count_new_flow(FlowEntry* e) {
   e->flags |= kFlowCounted;
-  service_counters_[e->service].active_flows.inc();
-  backend_counters_[e->backend].active_flows.inc();
+  service_counters_[e->service()].active_flows.inc();
+  backend_counters_[e->backend()].active_flows.inc();
 }
 
 void LbJob::flow_freed(void* job, const FlowEntry& e) {
   if (!(e.flags & kFlowCounted)) return;
   auto* self = static_cast<LbJob*>(job);
   // Single writer (this core): adding the two's complement of one is a decrement.
-  self->service_counters_[e.service].active_flows.add(~uint64_t{0});
-  self->backend_counters_[e.backend].active_flows.add(~uint64_t{0});
+  self->service_counters_[e.service()].active_flows.add(~uint64_t{0});
+  self->backend_counters_[e.backend()].active_flows.add(~uint64_t{0});
 }
 
 bool LbJob::admit_new_flow() {
@@ -347,7 +347,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     const ServiceRuntime& s = rt_->services()[service_of_[i]];
     if (e == nullptr) continue;
     // A flow whose backend left the configuration is picked again, as a new flow.
-    const LbRuntime::BackendRef ref = rt_->backend_by_id(e->backend);
+    const LbRuntime::BackendRef ref = rt_->backend_by_id(e->backend());
     if (ref.service != service_of_[i]) {
       flows_.remove(e);
       continue;
@@ -374,7 +374,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     if (stateful) {
       if (FlowEntry* e = flows_.lookup(meta.key, table_hash[k], now_ms_)) {
         record_state(flows_, e, meta, now_ms_);
-        send_to_backend(s, rt_->backend_by_id(e->backend).backend, m, meta, lookup_hash[k], e, c);
+        send_to_backend(s, rt_->backend_by_id(e->backend()).backend, m, meta, lookup_hash[k], e, c);
         continue;
       }
     }
@@ -394,8 +394,7 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     }
     if (s.mode != ForwardingMode::kNat) {
       FlowEntry* e = flows_.insert(meta.key, table_hash[k], now_ms_);
-      e->service = s.id;
-      e->backend = s.backends[backend].id;
+      e->set_ids(s.id, s.backends[backend].id);
       count_new_flow(e);
       record_state(flows_, e, meta, now_ms_);
       send_to_backend(s, backend, m, meta, lookup_hash[k], e, c);
@@ -424,8 +423,8 @@ void LbJob::forward_services(uint16_t pi, WorkerCounters& c) {
     }
     FlowPair pair = flows_.insert_pair(meta.key, table_hash[k], reply, reply_hash, now_ms_);
     FlowEntry* e = pair.first;
-    e->service = pair.second->service = s.id;
-    e->backend = pair.second->backend = s.backends[backend].id;
+    e->set_ids(s.id, s.backends[backend].id);
+    pair.second->ids = e->ids;
     count_new_flow(e);
     e->nat_port = reply.dst_port;
     e->nat_addr = static_cast<uint8_t>(s.nat_address);

@@ -68,7 +68,8 @@ class LbJob {
                dataplane::WorkerCounters& counters);
 
   const FlowTable& flows() const { return flows_; }
-  // Indexed by service id and by backend id (ServiceRuntime::id, BackendRuntime::id).
+  // Indexed by service id and by backend id (ServiceRuntime::id, BackendRuntime::id); the
+  // second has LbRuntime::max_backends() entries.
   const std::vector<TrafficCounters>& service_counters() const { return service_counters_; }
   const std::vector<TrafficCounters>& backend_counters() const { return backend_counters_; }
   const LbCoreCounters& core_counters() const { return core_; }

@@ -137,7 +137,8 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
       ports_(std::move(ports)),
       nat_addresses_(config.nat_addresses),
       tunnel_sources_(config.tunnel_sources),
-      timeouts_(config.timeouts) {
+      timeouts_(config.timeouts),
+      max_backends_(config.max_backends) {
   size_t total = 0;
   for (const auto& s : config.services) total += s.backends.size();
   // Next hops: one neighbour per distinct backend address.
@@ -196,7 +197,7 @@ LbRuntime::LbRuntime(const LbConfig& config, std::vector<LbPort> ports, const Lb
     backends.reserve(sc.backends.size());
     for (size_t bi = 0; bi < sc.backends.size(); ++bi) {
       const BackendConfig& b = sc.backends[bi];
-      backends.push_back({kNoId, b.address, b.port, b.weight, hop_of(b.address, si, bi)});
+      backends.push_back({kNoBackendId, b.address, b.port, b.weight, hop_of(b.address, si, bi)});
     }
     std::shared_ptr<const MaglevTable> maglev;
     if (same_maglev_input(old_of[si], sc, config.maglev_table_size)) maglev = old_of[si]->maglev;
@@ -258,9 +259,10 @@ void LbRuntime::assign_ids(const std::vector<const ServiceRuntime*>& old_of,
   }
   // Backends: the same (address, port) in the same service keeps its id; new ones take ids in
   // turn from where the previous configuration stopped, skipping ids in use.
-  std::vector<bool> in_use(kMaxBackendIds, false);
+  max_backends_ = previous != nullptr ? previous->max_backends_ : max_backends_;
+  std::vector<bool> in_use(max_backends_, false);
   next_backend_id_ = previous != nullptr ? previous->next_backend_id_ : 0;
-  std::unordered_map<Endpoint, uint16_t, EndpointHash> old_ids;
+  std::unordered_map<Endpoint, uint32_t, EndpointHash> old_ids;
   for (size_t si = 0; si < services_.size(); ++si) {
     const ServiceRuntime* old = old_of[si];
     if (old == nullptr) continue;
@@ -279,22 +281,24 @@ void LbRuntime::assign_ids(const std::vector<const ServiceRuntime*>& old_of,
         }
         if (auto it = old_ids.find({b.address, b.port}); it != old_ids.end()) b.id = it->second;
       }
-      if (b.id != kNoId) in_use[b.id] = true;
+      if (b.id != kNoBackendId) in_use[b.id] = true;
     }
   }
   size_t total = 0;
   for (auto& s : services_) total += s.backends.size();
-  if (total >= kMaxBackendIds) throw ConfigError("services: at most 65534 backends in all");
-  backend_by_id_.assign(kMaxBackendIds, BackendRef{});
+  if (total > max_backends_) {
+    throw ConfigError("services: at most " + std::to_string(max_backends_) +
+                      " backends in all (lb.max_backends)");
+  }
+  backend_by_id_.assign(max_backends_, BackendRef{});
   for (uint16_t si = 0; si < services_.size(); ++si) {
     for (uint16_t bi = 0; bi < services_[si].backends.size(); ++bi) {
       BackendRuntime& b = services_[si].backends[bi];
-      if (b.id == kNoId) {
-        while (in_use[next_backend_id_])
-          next_backend_id_ = static_cast<uint16_t>((next_backend_id_ + 1) % kMaxBackendIds);
+      if (b.id == kNoBackendId) {
+        while (in_use[next_backend_id_]) next_backend_id_ = (next_backend_id_ + 1) % max_backends_;
         b.id = next_backend_id_;
         in_use[b.id] = true;
-        next_backend_id_ = static_cast<uint16_t>((next_backend_id_ + 1) % kMaxBackendIds);
+        next_backend_id_ = (next_backend_id_ + 1) % max_backends_;
       }
       backend_by_id_[b.id] = {si, bi};
     }

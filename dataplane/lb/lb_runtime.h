@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "control_reply.h"
+#include "flow_table.h"
 #include "lb_config_types.h"
 #include "maglev.h"
 #include "service_table.h"
@@ -51,11 +52,12 @@ struct Neighbor {
 // address and port within a service), so that flow entries, which hold ids, stay valid when the
 // backend set changes around them; counters are kept by id too.
 inline constexpr uint16_t kNoId = 0xffff;
-inline constexpr size_t kMaxServiceIds = 4096;
-inline constexpr size_t kMaxBackendIds = 65535;
+inline constexpr uint32_t kNoBackendId = UINT32_MAX;
+inline constexpr size_t kMaxServiceIds = FlowEntry::kMaxServices;
+static_assert(kMaxBackendIds == FlowEntry::kMaxBackends);
 
 struct BackendRuntime {
-  uint16_t id = kNoId;
+  uint32_t id = kNoBackendId;
   IpAddress address;
   uint16_t port = 0;  // 0: keep the client's destination port
   uint32_t weight = 1;
@@ -123,9 +125,12 @@ class LbRuntime {
     uint16_t backend = kNoId;  // index into that service's backends
   };
   // Where the backend with this id is now; kNoId fields when it is gone.
-  BackendRef backend_by_id(uint16_t id) const {
+  BackendRef backend_by_id(uint32_t id) const {
     return id < backend_by_id_.size() ? backend_by_id_[id] : BackendRef{};
   }
+  // Backend ids are below this (lb.max_backends of the first runtime, kept by its successors so
+  // that per-core counters sized by it stay large enough).
+  uint32_t max_backends() const { return max_backends_; }
 
  private:
   void assign_ids(const std::vector<const ServiceRuntime*>& old_of, const LbRuntime* previous);
@@ -142,7 +147,8 @@ class LbRuntime {
   std::vector<std::pair<IpAddress, uint32_t>> neighbor_index_;  // sorted by address
   Timeouts timeouts_;
   std::vector<BackendRef> backend_by_id_;
-  uint16_t next_backend_id_ = 0;
+  uint32_t max_backends_ = 0;
+  uint32_t next_backend_id_ = 0;
 };
 
 }  // namespace sluice::lb

@@ -459,7 +459,7 @@ TEST_F(LbPacketTest, FlowsKeepTheirBackendAcrossAConfigurationChange) {
   EXPECT_EQ(backend_of_each(inside_->take_sent()), before);
 
   // 10.99.1.11 leaves: its flows move, every other flow stays.
-  const uint16_t removed_id = runtime().services()[1].backends[1].id;
+  const uint32_t removed_id = runtime().services()[1].backends[1].id;
   c.services[1].backends = {{ip("10.99.1.10"), 0, 1}, {ip("10.99.1.12"), 0, 1}};
   reconfigure(c);
   run(*outside_, flow_frames(flags::kAck));

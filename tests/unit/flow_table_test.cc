@@ -49,6 +49,20 @@ TEST(FlowTable, Layout) {
   for (uint32_t i = 0; i < t.capacity(); ++i) ASSERT_EQ(t.index_of(t.at(i)), i);
 }
 
+// A flow entry holds a 12-bit service id and a 20-bit backend id in one word.
+TEST(FlowTable, EntryIdsUseTheirWholeRanges) {
+  FlowEntry e;
+  e.set_ids(FlowEntry::kMaxServices - 1, FlowEntry::kMaxBackends);
+  EXPECT_EQ(e.service(), 4095u);
+  EXPECT_EQ(e.backend(), 1048575u);
+  e.set_ids(0, 1);
+  EXPECT_EQ(e.service(), 0u);
+  EXPECT_EQ(e.backend(), 1u);
+  e.set_ids(4095, 0);
+  EXPECT_EQ(e.service(), 4095u);
+  EXPECT_EQ(e.backend(), 0u);
+}
+
 TEST(FlowTable, InsertLookupRemove) {
   FlowTable t(1024);
   for (uint32_t i = 0; i < 500; ++i) {
@@ -58,18 +72,20 @@ TEST(FlowTable, InsertLookupRemove) {
     EXPECT_EQ(e->peer, kNoPeer);
     EXPECT_EQ(e->last_seen_ms, 100u);
     EXPECT_EQ(e->state, kTcpSyn);
-    EXPECT_EQ(e->backend, 0u);
-    EXPECT_EQ(e->service, 0u);
+    EXPECT_EQ(e->backend(), 0u);
+    EXPECT_EQ(e->service(), 0u);
     EXPECT_EQ(e->nat_port, 0u);
     EXPECT_EQ(e->flags, 0u);
-    e->backend = i;  // valid until the next insert, which may move it (with its fields)
+    // Valid until the next insert, which may move it (with its fields).
+    e->set_ids(static_cast<uint16_t>(i * 9 % FlowEntry::kMaxServices), i * 2000);
   }
   EXPECT_EQ(t.active(), 500u);
   EXPECT_EQ(t.inserts(), 500u);
   for (uint32_t i = 0; i < 500; ++i) {
     FlowEntry* e = t.lookup(key_of(i), hash_of(i), 200);
     ASSERT_NE(e, nullptr) << i;
-    EXPECT_EQ(e->backend, i);
+    EXPECT_EQ(e->backend(), i * 2000);
+    EXPECT_EQ(e->service(), i * 9 % FlowEntry::kMaxServices);
     EXPECT_EQ(t.at(t.index_of(e)), e);
   }
   EXPECT_EQ(t.lookup(key_of(999), hash_of(999), 200), nullptr);

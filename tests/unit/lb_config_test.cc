@@ -33,6 +33,7 @@ std::string error_of(const std::string& yaml) {
 constexpr const char* kValid = R"(lb:
   flow_table_size: 65536
   maglev_table_size: 251
+  max_backends: 200000
   build_threads: 3
   new_flows_per_second: 100000
   timeouts: {tcp_syn_s: 3, tcp_established_s: 600, tcp_closing_s: 5, udp_s: 30}
@@ -62,6 +63,7 @@ TEST(LbConfig, ParsesEveryKey) {
   LbConfig c = parse(kValid);
   EXPECT_EQ(c.flow_table_size, 65536u);
   EXPECT_EQ(c.maglev_table_size, 251u);
+  EXPECT_EQ(c.max_backends, 200000u);
   EXPECT_EQ(c.build_threads, 3u);
   EXPECT_EQ(c.new_flows_per_second, 100000u);
   EXPECT_EQ(c.timeouts.tcp_syn_s, 3u);
@@ -99,6 +101,7 @@ TEST(LbConfig, Errors) {
        "lb.yaml:1: lb.maglev_table_size: must be a prime number"},
       {"lb: {flow_table_size: 10}\n", "lb.flow_table_size: must be between 1024"},
       {"lb: {build_threads: 0}\n", "lb.build_threads: must be between 1 and 64"},
+      {"lb: {max_backends: 1048576}\n", "lb.max_backends: must be between 1 and 1048575"},
       {"lb: {gateways: [gw]}\n", "lb.gateways[0]: 'gw' is not an IPv4 or IPv6 address"},
       {"lb: {bogus: 1}\n", "lb.yaml:1: lb.bogus: unknown key"},
       {"lb: {nat_addresses: [10.0.0.300]}\n",
@@ -243,27 +246,38 @@ TEST(LbConfig, ControlledExampleTakesTheControlPlanesSnapshot) {
 namespace sluice::lb {
 namespace {
 
+const std::vector<LbPort> kLan = {{.name = "lan", .addresses = {*parse_ip_prefix("10.0.0.2/8")}}};
+
+// DSR services s0, s1, ... with `backends(s)` backends each, 10.(1 + s / 256).(s % 256).(b + 1)
+// of weights 1, 2, 3, 1, ...
+LbConfig dsr_services(uint32_t services, uint32_t (*backends)(uint32_t), uint32_t table_size) {
+  LbConfig c;
+  c.maglev_table_size = table_size;
+  for (uint32_t s = 0; s < services; ++s) {
+    ServiceConfig sc{.name = "s" + std::to_string(s),
+                     .vip = *parse_ip_address("10.200." + std::to_string(s / 256) + "." +
+                                              std::to_string(s % 256)),
+                     .port = 80,
+                     .mode = ForwardingMode::kDsr};
+    const std::string net =
+        "10." + std::to_string(1 + s / 256) + "." + std::to_string(s % 256) + ".";
+    for (uint32_t b = 0; b < backends(s); ++b)
+      sc.backends.push_back({*parse_ip_address(net + std::to_string(b + 1)), 0, 1 + b % 3});
+    c.services.push_back(sc);
+  }
+  return c;
+}
+
 // A rebuilt runtime shares the Maglev table of every service whose backends (address, port,
 // weight, in order) and table size did not change, and builds the others; ids carry over.
 TEST(LbRuntime, SharesUnchangedMaglevTables) {
-  LbConfig c;
-  c.maglev_table_size = 251;
-  for (int s = 0; s < 3; ++s) {
-    ServiceConfig sc{.name = "s" + std::to_string(s),
-                     .vip = *parse_ip_address("10.0.0." + std::to_string(100 + s)),
-                     .port = 80,
-                     .mode = ForwardingMode::kDsr};
-    for (int b = 0; b < 5; ++b)
-      sc.backends.push_back({*parse_ip_address("10.0.1." + std::to_string(s * 10 + b + 1)), 0, 1});
-    c.services.push_back(sc);
-  }
-  const std::vector<LbPort> ports = {
-      {.name = "lan", .addresses = {*parse_ip_prefix("10.0.0.2/16")}}};
-  const LbRuntime first(c, ports);
+  const LbConfig c = dsr_services(
+      3, [](uint32_t) { return 5u; }, 251);
+  const LbRuntime first(c, kLan);
   LbConfig next = c;
-  next.services[1].backends[2].weight = 3;
+  next.services[1].backends[2].weight = 5;
   std::swap(next.services[2].backends[0], next.services[2].backends[1]);
-  const LbRuntime second(next, ports, &first);
+  const LbRuntime second(next, kLan, &first);
   EXPECT_EQ(second.services()[0].maglev, first.services()[0].maglev);
   EXPECT_NE(second.services()[1].maglev, first.services()[1].maglev);
   EXPECT_NE(second.services()[2].maglev, first.services()[2].maglev);
@@ -274,39 +288,20 @@ TEST(LbRuntime, SharesUnchangedMaglevTables) {
 
   LbConfig resized = c;
   resized.maglev_table_size = 257;
-  const LbRuntime third(resized, ports, &first);
+  const LbRuntime third(resized, kLan, &first);
   EXPECT_NE(third.services()[0].maglev, first.services()[0].maglev);
   EXPECT_EQ(third.services()[0].maglev->size(), 257u);
 }
 
-}  // namespace
-}  // namespace sluice::lb
-
-namespace sluice::lb {
-namespace {
-
 // Tables built on several threads are the tables built inline, and a service whose table cannot
 // be built is named whichever thread found it.
 TEST(LbRuntime, BuildsTablesOnThreads) {
-  LbConfig c;
-  c.maglev_table_size = 1009;
-  for (int s = 0; s < 20; ++s) {
-    ServiceConfig sc{.name = "s" + std::to_string(s),
-                     .vip = *parse_ip_address("10.0.0." + std::to_string(100 + s)),
-                     .port = 80,
-                     .mode = ForwardingMode::kDsr};
-    for (int b = 0; b < 1 + s; ++b)
-      sc.backends.push_back(
-          {*parse_ip_address("10.0." + std::to_string(s + 1) + "." + std::to_string(b + 1)), 0,
-           static_cast<uint32_t>(1 + b % 3)});
-    c.services.push_back(sc);
-  }
-  const std::vector<LbPort> ports = {
-      {.name = "lan", .addresses = {*parse_ip_prefix("10.0.0.2/16")}}};
+  LbConfig c = dsr_services(
+      20, [](uint32_t s) { return 1 + s; }, 1009);
   c.build_threads = 1;
-  const LbRuntime inline_built(c, ports);
+  const LbRuntime inline_built(c, kLan);
   c.build_threads = 4;
-  const LbRuntime threaded(c, ports);
+  const LbRuntime threaded(c, kLan);
   for (size_t s = 0; s < c.services.size(); ++s) {
     const auto a = inline_built.services()[s].maglev->entries();
     const auto b = threaded.services()[s].maglev->entries();
@@ -314,10 +309,42 @@ TEST(LbRuntime, BuildsTablesOnThreads) {
   }
   c.services[13].backends.push_back(c.services[13].backends[0]);  // the same key twice
   try {
-    const LbRuntime rejected(c, ports);
+    const LbRuntime rejected(c, kLan);
     ADD_FAILURE() << "a duplicate backend was accepted";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("services[13]: "), std::string::npos) << e.what();
+  }
+}
+
+// Backend ids go past 16 bits up to lb.max_backends, which the first runtime fixes for its
+// successors; a configuration with more backends is rejected.
+TEST(LbRuntime, BackendIdsUpToMaxBackends) {
+  LbConfig c = dsr_services(
+      700, [](uint32_t) { return 100u; }, 251);
+  const LbRuntime first(c, kLan);
+  EXPECT_EQ(first.max_backends(), 131072u);
+  uint32_t highest = 0;
+  for (const auto& s : first.services())
+    for (const auto& b : s.backends) highest = std::max(highest, b.id);
+  EXPECT_EQ(highest, 69999u);
+  const auto ref = first.backend_by_id(69999);
+  EXPECT_EQ(ref.service, 699u);
+  EXPECT_EQ(ref.backend, 99u);
+
+  LbConfig next = c;
+  next.max_backends = 100;  // ignored: the first runtime's limit stays
+  next.services.erase(next.services.begin());
+  const LbRuntime second(next, kLan, &first);
+  EXPECT_EQ(second.max_backends(), 131072u);
+  EXPECT_EQ(second.services()[698].backends[99].id, 69999u);
+  EXPECT_EQ(second.backend_by_id(50).service, kNoId) << "service s0's backends are gone";
+
+  c.max_backends = 69999;
+  try {
+    const LbRuntime rejected(c, kLan);
+    ADD_FAILURE() << "70,000 backends were accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("at most 69999 backends"), std::string::npos) << e.what();
   }
 }
 
