@@ -16,7 +16,7 @@ constexpr size_t kMinBackendConfig = kAddressSize + 2 + 4;
 constexpr size_t kMinServiceConfig =
     kMinString + kAddressSize + 1 + 1 + 2 + 1 + 1 + 2 + 1 + 1 + kMinVector;
 constexpr size_t kTrafficStatsSize = 4 * 8;
-constexpr size_t kCoreStatsSize = 4 + 11 * 8;
+constexpr size_t kMinCoreStats = 4 + 11 * 8 + kMinVector;
 constexpr size_t kMinBackendStats = kAddressSize + 2 + 4 + kMinVector;
 constexpr size_t kMinServiceStats = kMinString + kMinVector + kMinVector;
 
@@ -68,6 +68,7 @@ class Writer {
           c.active_flows, c.stateless_flows, c.nat_replies, c.max_loop_cycles}) {
       put(v);
     }
+    put(c.loop_cycles_log2);
   }
   void put(const BackendStats& b) {
     put(b.address);
@@ -193,6 +194,11 @@ class Reader {
           &c.drops, &c.active_flows, &c.stateless_flows, &c.nat_replies, &c.max_loop_cycles}) {
       get(*v, what);
     }
+    get(c.loop_cycles_log2, sizeof(uint64_t), "core loop_cycles_log2");
+    if (ok() && c.loop_cycles_log2.size() > kMaxLoopBuckets) {
+      fail("core loop_cycles_log2", "has " + std::to_string(c.loop_cycles_log2.size()) +
+                                        " buckets, more than " + std::to_string(kMaxLoopBuckets));
+    }
   }
   void get(BackendStats& b, const char*) {
     get(b.address, "backend address");
@@ -247,7 +253,7 @@ class Reader {
   void get(StatsReply& m) {
     get(m.generation, "generation");
     get(m.tsc_hz, "tsc_hz");
-    get(m.cores, kCoreStatsSize, "cores");
+    get(m.cores, kMinCoreStats, "cores");
     get(m.services, kMinServiceStats, "services");
   }
 

@@ -23,7 +23,7 @@
 namespace sluice::control {
 
 inline constexpr uint32_t kMagic = 0x50434c53;  // "SLCP" read as little-endian u32
-inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr uint16_t kProtocolVersion = 2;
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr uint32_t kMaxPayload = 256u << 20;  // far above 1,000 services x 100 targets
 
@@ -59,9 +59,9 @@ struct ApplySnapshot {
 struct SnapshotResult {
   uint64_t generation = 0;
   bool ok = false;
-  std::string error;       // why it was rejected; the dataplane keeps what it had
-  uint64_t build_ns = 0;   // compiling the runtime (Maglev tables, neighbours)
-  uint64_t publish_ns = 0; // swap plus RCU grace period
+  std::string error;        // why it was rejected; the dataplane keeps what it had
+  uint64_t build_ns = 0;    // compiling the runtime (Maglev tables, neighbours)
+  uint64_t publish_ns = 0;  // swap plus RCU grace period
 };
 
 struct StatsRequest {};
@@ -77,7 +77,11 @@ struct CoreStats {
   uint64_t rx_packets = 0, tx_packets = 0, drops = 0;  // over every port
   uint64_t active_flows = 0, stateless_flows = 0, nat_replies = 0;
   uint64_t max_loop_cycles = 0;  // longest polling pass since the worker started
+  // Polling passes by duration: element b counts passes of 2^b to 2^(b+1) - 1 TSC cycles (the
+  // last element also longer ones). At most kMaxLoopBuckets elements.
+  std::vector<uint64_t> loop_cycles_log2;
 };
+inline constexpr size_t kMaxLoopBuckets = 64;
 
 struct BackendStats {
   IpAddress address;

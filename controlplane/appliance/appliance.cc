@@ -671,6 +671,22 @@ std::string Appliance::metrics() {
     if (reply->tsc_hz != 0) {
       out.gauge("sluice_core_max_loop_seconds", "Longest polling pass since start", core,
                 static_cast<double>(c.max_loop_cycles) / static_cast<double>(reply->tsc_hz));
+      // Bucket b holds passes of 2^b to 2^(b+1) - 1 cycles; the sum counts each at 1.5 * 2^b.
+      const auto hz = static_cast<double>(reply->tsc_hz);
+      const size_t n = c.loop_cycles_log2.size();
+      std::vector<double> bounds;
+      double sum = 0;
+      for (size_t b = 0; b < n; ++b) {
+        if (b + 1 < n) bounds.push_back(static_cast<double>(uint64_t{1} << (b + 1)) / hz);
+        sum += static_cast<double>(c.loop_cycles_log2[b]) * 1.5 *
+               static_cast<double>(uint64_t{1} << b) / hz;
+      }
+      if (n != 0) {
+        out.histogram("sluice_core_loop_seconds",
+                      "Polling pass durations, in power-of-two buckets of TSC cycles (the sum "
+                      "estimated from the buckets)",
+                      core, bounds, c.loop_cycles_log2, sum);
+      }
     }
   }
   auto traffic = [&](const std::string& prefix, const std::string& what, const Labels& labels,

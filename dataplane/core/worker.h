@@ -1,7 +1,7 @@
 // The pinned polling loop every worker core runs. A job is any type with
 // `uint32_t poll(WorkerCounters&)` that does one pass over its queues and returns the packets it
 // received; the loop adds the per-core accounting (passes, busy passes, busy cycles, the longest
-// pass).
+// pass, a log2 histogram of pass durations).
 #pragma once
 
 #include <rte_cycles.h>
@@ -21,6 +21,7 @@ void run_worker_loop(Job& job, WorkerCounters& counters, const std::atomic<bool>
     const uint64_t now = rte_rdtsc();
     const uint64_t pass = now - last;
     counters.loops.inc();
+    counters.loop_cycles_log2[loop_bucket(pass)].inc();
     if (pass > longest) {
       longest = pass;
       counters.max_loop_cycles.set(pass);

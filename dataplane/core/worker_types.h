@@ -12,6 +12,14 @@ namespace sluice::dataplane {
 
 inline constexpr uint16_t kBurstSize = 32;
 inline constexpr uint16_t kMaxPorts = 32;
+inline constexpr unsigned kLoopBuckets = 32;
+
+// The histogram bucket of a polling pass of `cycles` TSC cycles: floor(log2(cycles)), the last
+// bucket also taking everything longer.
+inline unsigned loop_bucket(uint64_t cycles) {
+  const unsigned b = 63u - static_cast<unsigned>(__builtin_clzll(cycles | 1));
+  return b < kLoopBuckets ? b : kLoopBuckets - 1;
+}
 
 struct alignas(64) PortCounters {
   Counter rx_packets, rx_bytes, tx_packets, tx_bytes;
@@ -22,12 +30,13 @@ struct alignas(64) PortCounters {
 
 // One worker's counters. Cache-line aligned so that no two workers write the same line.
 struct alignas(64) WorkerCounters {
-  Counter loops;                              // polling passes
-  Counter busy_loops;                         // passes that received at least one packet
-  Counter busy_cycles;                        // TSC cycles spent in busy passes
-  Counter packets;                            // packets received, all ports
-  Counter max_loop_cycles;                    // TSC cycles of the longest pass so far
-  std::array<PortCounters, kMaxPorts> ports;  // indexed by DPDK port id
+  Counter loops;                                       // polling passes
+  Counter busy_loops;                                  // passes that received at least one packet
+  Counter busy_cycles;                                 // TSC cycles spent in busy passes
+  Counter packets;                                     // packets received, all ports
+  Counter max_loop_cycles;                             // TSC cycles of the longest pass so far
+  std::array<Counter, kLoopBuckets> loop_cycles_log2;  // passes by loop_bucket(duration)
+  std::array<PortCounters, kMaxPorts> ports;           // indexed by DPDK port id
 };
 
 // Where a worker sends packets: one queue of one port, and what that port accepts.

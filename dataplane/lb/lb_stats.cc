@@ -88,6 +88,7 @@ control::StatsReply lb_stats_reply(const LbRuntime& rt, std::span<const LbJob* c
                          .stateless_flows = lb.stateless_flows.get(),
                          .nat_replies = lb.nat_replies.get(),
                          .max_loop_cycles = w.max_loop_cycles.get()};
+    for (const Counter& b : w.loop_cycles_log2) c.loop_cycles_log2.push_back(b.get());
     for (const dataplane::PortCounters& p : w.ports) {
       c.rx_packets += p.rx_packets.get();
       c.tx_packets += p.tx_packets.get();

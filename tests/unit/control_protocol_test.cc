@@ -75,7 +75,8 @@ StatsReply stats_reply(size_t services, size_t backends, size_t cores) {
                        .active_flows = 8,
                        .stateless_flows = 9,
                        .nat_replies = 10,
-                       .max_loop_cycles = 11});
+                       .max_loop_cycles = 11,
+                       .loop_cycles_log2 = {0, 0, 0, 0, 0, 0, 5, 90, 3, 0, 1}});
   }
   for (size_t s = 0; s < services; ++s) {
     ServiceStats st{.name = "svc" + std::to_string(s)};
@@ -192,8 +193,8 @@ TEST(ControlProtocol, BadHeadersAreRejected) {
   f[0] = 'X';
   EXPECT_NE(header_error(f).find("bad magic"), std::string::npos);
   f = good;
-  f[4] = 2;
-  EXPECT_EQ(header_error(f), "protocol version 2, this side speaks 1");
+  f[4] = 1;  // the version before the per-core pass-duration buckets
+  EXPECT_EQ(header_error(f), "protocol version 1, this side speaks 2");
   for (uint8_t type : {0, 6, 255}) {
     f = good;
     f[6] = type;
@@ -289,6 +290,21 @@ TEST(ControlProtocol, AbsurdCountsAreRejectedBeforeAllocating) {
   std::string error;
   EXPECT_FALSE(decode_frame(frame, &error));
   EXPECT_NE(error.find("cores count"), std::string::npos);
+  // A core's pass-duration buckets: the count after its lcore and eleven counters.
+  frame = encode(StatsReply{.cores = {CoreStats{.loop_cycles_log2 = {1, 2}}}});
+  std::copy(huge.begin(), huge.end(), frame.begin() + kHeaderSize + 8 + 8 + 4 + 4 + 11 * 8);
+  EXPECT_FALSE(decode_frame(frame, &error));
+  EXPECT_NE(error.find("core loop_cycles_log2 count 4294967295 exceeds"), std::string::npos)
+      << error;
+}
+
+TEST(ControlProtocol, AtMostSixtyFourLoopBuckets) {
+  StatsReply m{.cores = {CoreStats{.loop_cycles_log2 = std::vector<uint64_t>(kMaxLoopBuckets, 1)}}};
+  std::string error;
+  EXPECT_TRUE(decode_frame(encode(m), &error)) << error;
+  m.cores[0].loop_cycles_log2.push_back(1);
+  EXPECT_FALSE(decode_frame(encode(m), &error));
+  EXPECT_EQ(error, "core loop_cycles_log2 has 65 buckets, more than 64");
 }
 
 std::vector<uint8_t> concat(const std::vector<Message>& messages) {
@@ -477,6 +493,8 @@ TEST_F(ControlServerTest, HelloApplyAndStats) {
   const auto& stats = std::get<StatsReply>(*reply);
   ASSERT_EQ(stats.cores.size(), 2u);
   EXPECT_EQ(stats.cores[1].max_loop_cycles, 11u);
+  EXPECT_EQ(stats.cores[1].loop_cycles_log2.size(), 11u);
+  EXPECT_EQ(stats.cores[1].loop_cycles_log2[7], 90u);
   ASSERT_EQ(stats.services.size(), 1u);
   EXPECT_EQ(stats.services[0].backends.size(), 10u);
 

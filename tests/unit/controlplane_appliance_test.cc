@@ -45,7 +45,11 @@ class RecordingDataplane : public DataplaneSink {
     control::StatsReply r;
     r.generation = applied.empty() ? 0 : applied.back().generation;
     r.tsc_hz = 1'000'000'000;
-    r.cores.push_back({.lcore = 1, .loops = 10, .rx_packets = 7, .max_loop_cycles = 2000});
+    r.cores.push_back({.lcore = 1,
+                       .loops = 10,
+                       .rx_packets = 7,
+                       .max_loop_cycles = 2000,
+                       .loop_cycles_log2 = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 2}});
     control::ServiceStats s{.name = "web"};
     s.per_core.push_back({.packets = 5, .bytes = 500, .new_flows = 2, .active_flows = 1});
     s.per_core.push_back({.packets = 1, .bytes = 100, .new_flows = 1, .active_flows = 0});
@@ -270,6 +274,13 @@ TEST_F(ApplianceTest, StatsAndMetricsSumThePerCoreCounters) {
   const std::string m = appliance->metrics();
   EXPECT_NE(m.find("sluice_service_packets_total{service=\"web\"} 6\n"), std::string::npos) << m;
   EXPECT_NE(m.find("sluice_core_rx_packets_total{core=\"1\"} 7\n"), std::string::npos);
+  // Passes of 1024-2047 and 2048 or more cycles at 1 GHz.
+  EXPECT_NE(m.find("sluice_core_loop_seconds_bucket{core=\"1\",le=\"2.048e-06\"} 8\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("sluice_core_loop_seconds_bucket{core=\"1\",le=\"+Inf\"} 10\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("sluice_core_loop_seconds_count{core=\"1\"} 10\n"), std::string::npos);
   EXPECT_NE(m.find("sluice_target_health{target_group=\"web\",target=\"10.99.0.10:8080\","
                    "state=\"initial\"} 1\n"),
             std::string::npos);
