@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -230,10 +232,41 @@ ssize_t tls_outcome(SSL* ssl, int r, uint32_t* events) {
   }
 }
 
+// OpenSSL writes to the socket with write(), which raises SIGPIPE when the peer has gone; that
+// would end the whole process. While OpenSSL runs the signal is held back for this thread, and
+// one it raised is taken off again (a SIGPIPE pending from before is left alone).
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    sigset_t pending;
+    sigpending(&pending);
+    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+      const timespec now{};
+      sigtimedwait(&pipe_, nullptr, &now);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false;
+};
+
 }  // namespace
 
 ssize_t Checker::write_some(Target& t, const char* data, size_t len, uint32_t* events) {
   if (t.ssl != nullptr) {
+    const SigpipeGuard guard;
     ERR_clear_error();
     return tls_outcome(t.ssl, SSL_write(t.ssl, data, static_cast<int>(len)), events);
   }
@@ -299,6 +332,7 @@ void Checker::drive(TargetId id, Target& t, TimePoint now) {
     t.sent = 0;
   }
   if (t.phase == Phase::kHandshake) {
+    const SigpipeGuard guard;
     ERR_clear_error();
     uint32_t events = 0;
     const ssize_t r = tls_outcome(t.ssl, SSL_do_handshake(t.ssl), &events);

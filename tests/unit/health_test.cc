@@ -597,6 +597,24 @@ TEST(HealthChecker, HttpsAgainstSelfSignedServer) {
   SSL_CTX_free(tls);
 }
 
+// A peer that answers a ClientHello with plain text and hangs up makes OpenSSL write to a closed
+// socket (its alert); that must fail the check, not raise SIGPIPE in the process.
+TEST(HealthChecker, HttpsToAPeerThatHangsUpFailsQuietly) {
+  HttpServer plain("HTTP/1.1 200 OK\r\n\r\n", true);
+  ASSERT_TRUE(plain.ok());
+  Checker checker(1);
+  const HealthCheckConfig c = fast(CheckProtocol::kHttps);
+  for (TargetId id = 1; id <= 20; ++id) checker.add_target(id, loopback(plain.port()), c);
+  ASSERT_TRUE(checker.run_until(
+      [&] {
+        for (TargetId id = 1; id <= 20; ++id)
+          if (checker.status(id)->checks < 3) return false;
+        return true;
+      },
+      20s));
+  for (TargetId id = 1; id <= 20; ++id) EXPECT_FALSE(checker.status(id)->last_result->pass);
+}
+
 TEST(HealthChecker, HttpsSilentServerTimesOut) {
   HttpServer server("", /*answer=*/false);  // accepts, never answers the ClientHello
   ASSERT_TRUE(server.ok());
