@@ -1,38 +1,49 @@
 // The one place every state change of a queue shard passes through, in the order it happens: the
-// hook a write-ahead log attaches to. The in-memory engine runs with NullJournal.
+// hook the write-ahead log (wal_journal.h) attaches to. Records point at the engine's own objects,
+// valid only during the call, so that an in-memory engine (NullJournal) pays for nothing but the
+// call.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
-#include "queue_types.h"
-
 namespace sluice::queue {
 
+struct Queue;
+struct Message;
+struct DedupEntry;
+
 enum class JournalOp : uint8_t {
-  kQueueCreated,  // payload: the queue's attributes as GetQueueAttributes would list them
+  kQueueCreated,
   kQueueDeleted,
-  kAttributesSet,  // payload: as for kQueueCreated
+  kAttributesSet,
   kTagsChanged,
   kQueuePurged,
-  kMessageSent,       // payload: the stored message (body, attributes, ids); value: sequence number
-  kMessageDelivered,  // receipt: the new delivery; value: when it becomes visible again
-  kVisibilityChanged,  // receipt: the delivery; value: when it becomes visible again
-  kMessageVisible,     // a delay or visibility timeout ended
+  kMessageSent,        // message: in its first state (delayed or visible)
+  kMessageDelivered,   // message: in flight, with its new receipt
+  kVisibilityChanged,  // message: in flight; value: when it becomes visible again
+  kMessageVisible,     // a delay or visibility timeout ended (or, in a snapshot, a visible one)
   kMessageDeleted,
   kMessageExpired,   // retention period passed
-  kMessageMovedOut,  // dead-lettered or redriven to `payload` (the target queue's name)
-  kMessageAccepted,  // arrived from another queue; payload as for kMessageSent
-  kMoveTaskChanged,  // payload: the task handle; value: its status
+  kMessageMovedOut,  // dead-lettered (value 0) or moved by a task (value 1) to `payload`
+  kMessageAccepted,  // arrived from another queue
+  kMoveTaskChanged,
+  // QueueEngine::journal_snapshot: the live state, one queue, message or deduplication entry
+  // at a time; visible messages follow as kMessageVisible in the order they are delivered.
+  kSnapshotQueue,
+  kSnapshotMessage,
+  kSnapshotDedup,
 };
 
 struct JournalRecord {
   JournalOp op;
   uint64_t at_ms = 0;
-  std::string_view queue;
-  MessageId message_id;
-  uint64_t receipt = 0;
+  const Queue* queue = nullptr;
+  const Message* message = nullptr;
+  const DedupEntry* dedup = nullptr;
   uint64_t value = 0;
+  // Sent, accepted and snapshot messages: the dead-letter source ARN; kMessageMovedOut: the
+  // target queue's name.
   std::string_view payload;
 };
 

@@ -40,6 +40,8 @@ constexpr std::string_view kAttributeNames[] = {
     "ContentBasedDeduplication",
     "DeduplicationScope",
     "FifoThroughputLimit",
+    "SluiceDurability",
+    "SluiceEncryptionKeyId",
 };
 
 Status check_tag(const Tag& t) {
@@ -122,25 +124,19 @@ MessageId QueueEngine::new_message_id() {
 
 void QueueEngine::journal(JournalOp op, const Queue& q, const Message* m, uint64_t value,
                           std::string_view payload) {
-  JournalRecord r{.op = op, .at_ms = now_, .queue = q.name, .value = value, .payload = payload};
-  if (m != nullptr) {
-    r.message_id = m->id;
-    r.receipt = m->receipt;
-  }
-  journal_.record(r);
+  journal_.record(JournalRecord{
+      .op = op, .at_ms = now_, .queue = &q, .message = m, .value = value, .payload = payload});
 }
 
-std::string QueueEngine::attributes_payload(const Queue& q) {
-  std::string out;
-  for (std::string_view name : kAttributeNames) {
-    const auto value = setting_value(q.settings, name);
-    if (!value || value->empty()) continue;
-    out += name;
-    out += '=';
-    out += *value;
-    out += '\n';
+Status QueueEngine::check_encryption_key(const QueueSettings& settings) const {
+  const std::string& id = settings.encryption_key_id;
+  if (id.empty() || std::find(config_.encryption_key_ids.begin(), config_.encryption_key_ids.end(),
+                              id) != config_.encryption_key_ids.end()) {
+    return {};
   }
-  return out;
+  return Error{
+      ErrorCode::kInvalidAttributeValue,
+      "Invalid value for the parameter SluiceEncryptionKeyId: no key " + id + " is configured."};
 }
 
 void QueueEngine::set_modified(Queue* q) {
@@ -181,6 +177,7 @@ Result<CreateQueueResult> QueueEngine::create_queue(const CreateQueueRequest& re
   Operation op(*this);
   auto settings = apply_attributes(QueueSettings{}, request.attributes, AttributeUse::kCreate);
   if (!settings) return settings.error();
+  if (Status s = check_encryption_key(settings.value()); !s) return s.error();
   if (Status s = validate_queue_name(request.name, settings->fifo); !s) return s.error();
   if (Queue* existing = find(request.name)) {
     auto requested =
@@ -221,7 +218,7 @@ Result<CreateQueueResult> QueueEngine::create_queue(const CreateQueueRequest& re
   q->move_timer = {.owner = q.get(), .kind = kMoveTaskTimer};
   Queue& created = *q;
   queues_.emplace(q->name, std::move(q));
-  journal(JournalOp::kQueueCreated, created, nullptr, 0, attributes_payload(created));
+  journal(JournalOp::kQueueCreated, created);
   return CreateQueueResult{created.name, created.arn, true};
 }
 
@@ -241,6 +238,17 @@ Status QueueEngine::delete_queue(std::string_view name) {
     waiting.push_back(w->sink);
     finish_waiter(w);
   }
+  erase_queue(it);
+  const Error gone = no_such_queue();
+  for (ReceiveSink* sink : waiting) sink->on_receive(ReceiveOutcome{.error = &gone});
+  return {};
+}
+
+// Frees a queue's messages, deduplication entries and timers; the queue itself goes to the
+// graveyard, freed at the end of the operation.
+void QueueEngine::erase_queue(
+    std::map<std::string, std::unique_ptr<Queue>, std::less<>>::iterator it) {
+  Queue* q = it->second.get();
   remove_all_messages(q);
   while (DedupEntry* d = q->dedups.pop_front()) dedups_.release(d->slot);
   wheel_.cancel(&q->retention_timer);
@@ -251,9 +259,6 @@ Status QueueEngine::delete_queue(std::string_view name) {
   deleted_at_[it->first] = now_;
   graveyard_.push_back(std::move(it->second));
   queues_.erase(it);
-  const Error gone = no_such_queue();
-  for (ReceiveSink* sink : waiting) sink->on_receive(ReceiveOutcome{.error = &gone});
-  return {};
 }
 
 Result<std::string> QueueEngine::queue_arn(std::string_view name) {
@@ -327,10 +332,11 @@ Status QueueEngine::set_attributes(std::string_view name,
   auto settings = apply_attributes(q->settings, attributes, AttributeUse::kSet);
   if (!settings) return settings.error();
   if (Status s = check_redrive(q, settings.value()); !s) return s.error();
+  if (Status s = check_encryption_key(settings.value()); !s) return s.error();
   const bool retention_changed = settings->message_retention_s != q->settings.message_retention_s;
   q->settings = std::move(settings.value());
   set_modified(q);
-  journal(JournalOp::kAttributesSet, *q, nullptr, 0, attributes_payload(*q));
+  journal(JournalOp::kAttributesSet, *q);
   if (retention_changed) expire_retention(q);
   return {};
 }

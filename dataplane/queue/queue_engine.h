@@ -22,6 +22,8 @@
 #include "queue_types.h"
 #include "shard_memory.h"
 #include "timer_wheel.h"
+#include "wal_crypto.h"
+#include "wal_record.h"
 
 namespace sluice::queue {
 
@@ -31,7 +33,8 @@ struct EngineConfig {
   uint64_t memory_budget_bytes = uint64_t{1} << 30;
   uint32_t standard_inflight_limit = limits::kStandardInflightLimit;
   uint32_t fifo_inflight_limit = limits::kFifoInflightLimit;
-  uint64_t seed = 1;  // message ids and receipt-handle tags
+  uint64_t seed = 1;                            // message ids and receipt-handle tags
+  std::vector<std::string> encryption_key_ids;  // the keys SluiceEncryptionKeyId may name
 };
 
 // A message on its way to a queue of another shard (dead-lettered or moved back by a task). The
@@ -131,6 +134,17 @@ class QueueEngine {
   void run_timers();
   uint64_t next_timer_ms() const { return wheel_.next_step(); }
 
+  // Durability (durable_shard.h). A fresh engine is rebuilt from its log by restore() of each
+  // record in order, then finish_restore(); `keys` open encrypted records. A record that does
+  // not fit the state (a bad log) is an error and changes nothing. journal_snapshot() sends the
+  // whole live state to `out` as records that rebuild it.
+  Status restore(const wal::Entry& entry, wal::KeyRing& keys);
+  void finish_restore();
+  void journal_snapshot(Journal& out) const;
+  wal::ShardState shard_state() const;
+  // The queue's durability policy; the default (fsync) for a queue that does not exist.
+  Durability durability_of(std::string_view queue) const;
+
   std::string arn_of(std::string_view name) const;
   const EngineStats& stats() const { return stats_; }
   const MemoryBudget& memory() const { return budget_; }
@@ -144,15 +158,16 @@ class QueueEngine {
 
   // Queue life cycle and attributes.
   Status check_redrive(const Queue* source, const QueueSettings& settings);
-  std::string attributes_payload(const Queue& q);
+  Status check_encryption_key(const QueueSettings& settings) const;
   void set_modified(Queue* q);
   void remove_all_messages(Queue* q);
 
   // Messages.
   Status validate_send(const Queue& q, const SendEntry& entry) const;
   Result<SendResult> send_one(Queue* q, const SendEntry& entry, std::string_view sender_id);
+  static constexpr uint32_t kAnySlot = UINT32_MAX;
   Message* store(Queue* q, const RelayedMessage& contents,
-                 std::span<const MessageAttribute> attributes);
+                 std::span<const MessageAttribute> attributes, uint32_t slot = kAnySlot);
   Group* group_for(Queue* q, std::string_view group_id);
   void free_group_if_unused(Group* g);
   void enqueue(Message* m, uint32_t delay_s);
@@ -161,6 +176,8 @@ class QueueEngine {
   void unlink_state(Message* m);
   uint32_t collect(Queue* q, uint32_t max, uint32_t visibility_s);
   void deliver(Message* m, uint32_t visibility_s, ReceivedMessage* out);
+  void enter_flight(Message* m, uint64_t visible_at);
+  void delay(Message* m, uint64_t until_ms);
   Message* take_visible(Queue* q);
   Status check_receive(const ReceiveRequest& r, const Queue& q) const;
   bool at_inflight_limit(const Queue& q) const;
@@ -176,7 +193,8 @@ class QueueEngine {
 
   // Deduplication.
   DedupEntry* find_dedup(Queue* q, std::string_view key);
-  bool remember_dedup(Queue* q, std::string_view key, const Message& m);
+  bool remember_dedup(Queue* q, std::string_view key, const MessageId& id, uint64_t sequence,
+                      uint64_t expires_ms);
   void expire_dedups(Queue* q);
   void expire_retention(Queue* q);
 
@@ -189,6 +207,14 @@ class QueueEngine {
   void step_move_task(Queue* q);
   void end_move_task(Queue* q, MoveTaskStatus status, std::string reason = {});
   bool is_dead_letter_queue(const Queue& q) const;
+
+  // Restoring (queue_restore.cc).
+  Status restore_queue(const wal::QueueImage& image);
+  Status restore_message(const wal::Entry& entry, wal::KeyRing& keys);
+  Status restore_ref(const wal::Entry& entry);
+  Status restore_dedup(const wal::Entry& entry, wal::KeyRing& keys);
+  void erase_queue(std::map<std::string, std::unique_ptr<Queue>, std::less<>>::iterator it);
+  std::string_view dead_letter_source(const Message& m) const;
 
   void on_timer(TimerNode* node);
   void journal(JournalOp op, const Queue& q, const Message* m = nullptr, uint64_t value = 0,
@@ -215,6 +241,8 @@ class QueueEngine {
   std::vector<Waiter*> timed_out_;  // long polls whose wait ended, to answer empty
   std::vector<std::string> interned_arns_;
   std::map<std::string, uint32_t, std::less<>> arn_index_;
+  std::map<uint32_t, Queue*> restoring_;  // queues by id while a log is replayed
+  std::vector<uint8_t> opened_;           // decrypted contents while a log is replayed
 
   uint64_t now_ = 0;
   int depth_ = 0;

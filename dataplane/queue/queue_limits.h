@@ -34,5 +34,6 @@ inline constexpr uint64_t kPurgeIntervalMs = 60 * 1000;
 inline constexpr uint64_t kDeletedRecentlyMs = 60 * 1000;
 inline constexpr uint32_t kStandardInflightLimit = 120000;
 inline constexpr uint32_t kFifoInflightLimit = 120000;
+inline constexpr uint32_t kMaxSyncIntervalMs = 60000;  // SluiceDurability=interval:N
 
 }  // namespace sluice::queue::limits

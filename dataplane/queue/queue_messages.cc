@@ -382,13 +382,12 @@ Status QueueEngine::validate_send(const Queue& q, const SendEntry& e) const {
 }
 
 Message* QueueEngine::store(Queue* q, const RelayedMessage& c,
-                            std::span<const MessageAttribute> attributes) {
+                            std::span<const MessageAttribute> attributes, uint32_t slot) {
   const size_t attributes_len =
       attributes.empty() ? c.attributes_blob.size() : encoded_size(attributes);
   const size_t size = c.body.size() + attributes_len + c.sender_id.size() + c.trace_header.size() +
                       c.deduplication_id.size() + c.group_id.size();
-  uint32_t slot = 0;
-  Message* m = messages_.acquire(&slot);
+  Message* m = slot == kAnySlot ? messages_.acquire(&slot) : messages_.place(slot);
   if (m == nullptr) return nullptr;
   uint8_t size_class = 0;
   uint8_t* block = arena_.allocate(size, &size_class);
@@ -456,7 +455,7 @@ Result<SendResult> QueueEngine::send_one(Queue* q, const SendEntry& e, std::stri
   if (Status s = validate_send(*q, e); !s) return s.error();
   std::string content_id;
   std::string_view dedup_id = e.deduplication_id;
-  std::array<char, sizeof(DedupEntry::key_bytes)> key_buffer{};
+  DedupKeyBuffer key_buffer;
   std::string_view key;
   Group* group = nullptr;
   if (q->settings.fifo) {
@@ -464,14 +463,7 @@ Result<SendResult> QueueEngine::send_one(Queue* q, const SendEntry& e, std::stri
       content_id = to_hex(sha256_of(e.body));
       dedup_id = content_id;
     }
-    size_t n = 0;
-    if (q->settings.deduplication_scope == DeduplicationScope::kMessageGroup) {
-      std::memcpy(key_buffer.data(), e.group_id.data(), e.group_id.size());
-      n = e.group_id.size();
-      key_buffer[n++] = '\x01';
-    }
-    std::memcpy(key_buffer.data() + n, dedup_id.data(), dedup_id.size());
-    key = {key_buffer.data(), n + dedup_id.size()};
+    key = dedup_key(q->settings, e.group_id, dedup_id, key_buffer);
     if (const DedupEntry* d = find_dedup(q, key)) {
       ++stats_.deduplicated;
       return SendResult{d->message_id, d->sequence};
@@ -490,7 +482,9 @@ Result<SendResult> QueueEngine::send_one(Queue* q, const SendEntry& e, std::stri
                                 .group_id = e.group_id,
                                 .sent_ms = now_};
   Message* m = store(q, contents, e.attributes);
-  if (m == nullptr || (q->settings.fifo && !remember_dedup(q, key, *m))) {
+  if (m == nullptr ||
+      (q->settings.fifo &&
+       !remember_dedup(q, key, m->id, m->sequence, now_ + limits::kDeduplicationWindowMs))) {
     if (m != nullptr) release(m);
     free_group_if_unused(group);
     ++stats_.throttled;
@@ -500,9 +494,8 @@ Result<SendResult> QueueEngine::send_one(Queue* q, const SendEntry& e, std::stri
     m->group = group;
     ++group->members;
   }
-  journal(JournalOp::kMessageSent, *q, m, m->sequence,
-          {reinterpret_cast<const char*>(m->block), arena_.class_bytes(m->block_class)});
   enqueue(m, e.delay_s.value_or(q->settings.delay_s));
+  journal(JournalOp::kMessageSent, *q, m);
   ++stats_.sent;
   return SendResult{m->id, m->sequence};
 }
@@ -547,9 +540,14 @@ Result<BatchOutcome> QueueEngine::send_batch(std::string_view queue,
 
 void QueueEngine::enqueue(Message* m, uint32_t delay_s) {
   if (delay_s == 0) return make_visible(m);
+  delay(m, now_ + uint64_t{delay_s} * 1000);
+}
+
+void QueueEngine::delay(Message* m, uint64_t until_ms) {
+  unlink_state(m);
   m->state = MessageState::kDelayed;
   ++m->queue->delayed_count;
-  wheel_.schedule(&m->timer, now_ + uint64_t{delay_s} * 1000);
+  wheel_.schedule(&m->timer, until_ms);
 }
 
 // Takes the message out of the structures of its current state.
@@ -645,7 +643,7 @@ void QueueEngine::mark_dirty(Queue* q) {
   dirty_.push_back(q);
 }
 
-void QueueEngine::deliver(Message* m, uint32_t visibility_s, ReceivedMessage* out) {
+void QueueEngine::enter_flight(Message* m, uint64_t visible_at) {
   Queue* q = m->queue;
   unlink_state(m);
   m->state = MessageState::kInFlight;
@@ -657,13 +655,17 @@ void QueueEngine::deliver(Message* m, uint32_t visibility_s, ReceivedMessage* ou
       g->available = false;
     }
   }
+  wheel_.schedule(&m->timer, visible_at);
+}
+
+void QueueEngine::deliver(Message* m, uint32_t visibility_s, ReceivedMessage* out) {
+  Queue* q = m->queue;
   ++m->receive_count;
   if (m->first_receive_ms == 0) m->first_receive_ms = now_;
   m->received_ms = now_;
   m->receipt = ++next_receipt_;
-  const uint64_t visible_at = now_ + uint64_t{visibility_s} * 1000;
-  wheel_.schedule(&m->timer, visible_at);
-  journal(JournalOp::kMessageDelivered, *q, m, visible_at);
+  enter_flight(m, now_ + uint64_t{visibility_s} * 1000);
+  journal(JournalOp::kMessageDelivered, *q, m);
   ++stats_.delivered;
 
   const size_t index = static_cast<size_t>(out - delivered_.data());
@@ -681,9 +683,7 @@ void QueueEngine::deliver(Message* m, uint32_t visibility_s, ReceivedMessage* ou
       .group_id = m->group_id(),
       .deduplication_id = m->dedup_id(),
       .trace_header = m->trace_header(),
-      .dead_letter_source_arn = m->dead_letter_source == 0
-                                    ? std::string_view()
-                                    : interned_arns_[m->dead_letter_source - 1]};
+      .dead_letter_source_arn = dead_letter_source(*m)};
 }
 
 // Delivers up to `max` messages into delivered_; returns how many. Messages past their
@@ -899,15 +899,16 @@ DedupEntry* QueueEngine::find_dedup(Queue* q, std::string_view key) {
   return q->dedup_index.find(key, hash_key(key));
 }
 
-bool QueueEngine::remember_dedup(Queue* q, std::string_view key, const Message& m) {
+bool QueueEngine::remember_dedup(Queue* q, std::string_view key, const MessageId& id,
+                                 uint64_t sequence, uint64_t expires_ms) {
   uint32_t slot = 0;
   DedupEntry* d = dedups_.acquire(&slot);
   if (d == nullptr) return false;
   *d = DedupEntry{};
   d->hash = hash_key(key);
-  d->expires_ms = now_ + limits::kDeduplicationWindowMs;
-  d->message_id = m.id;
-  d->sequence = m.sequence;
+  d->expires_ms = expires_ms;
+  d->message_id = id;
+  d->sequence = sequence;
   d->slot = slot;
   d->key_len = static_cast<uint16_t>(key.size());
   std::memcpy(d->key_bytes, key.data(), key.size());

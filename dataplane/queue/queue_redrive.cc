@@ -66,9 +66,8 @@ Status QueueEngine::accept(Queue* t, const RelayedMessage& r) {
     ++g->members;
   }
   if (!r.dead_letter_source_arn.empty()) ++t->dead_lettered_in;
-  journal(JournalOp::kMessageAccepted, *t, m, m->sequence,
-          {reinterpret_cast<const char*>(m->block), arena_.class_bytes(m->block_class)});
   enqueue(m, 0);
+  journal(JournalOp::kMessageAccepted, *t, m, 0, r.dead_letter_source_arn);
   return {};
 }
 
@@ -94,7 +93,7 @@ bool QueueEngine::move_message(Message* m, std::string_view target, std::string_
     ++stats_.relay_refused;
     return false;
   }
-  journal(JournalOp::kMessageMovedOut, *q, m, 0, target);
+  journal(JournalOp::kMessageMovedOut, *q, m, source_arn.empty() ? 1 : 0, target);
   release(m);
   return true;
 }
@@ -174,8 +173,7 @@ Result<std::string> QueueEngine::start_move_task(const StartMoveTaskRequest& req
   if (q->move_tasks.size() > limits::kListedMoveTasks) q->move_tasks.pop_back();
   q->move = MoveTaskState{
       .running = true, .last_step_ms = now_, .destination_name = std::string(destination)};
-  journal(JournalOp::kMoveTaskChanged, *q, nullptr, static_cast<uint64_t>(MoveTaskStatus::kRunning),
-          task.task_handle);
+  journal(JournalOp::kMoveTaskChanged, *q);
   wheel_.schedule(&q->move_timer, now_);
   return task.task_handle;
 }
@@ -186,8 +184,7 @@ void QueueEngine::end_move_task(Queue* q, MoveTaskStatus status, std::string rea
   task.failure_reason = std::move(reason);
   q->move.running = false;
   wheel_.cancel(&q->move_timer);
-  journal(JournalOp::kMoveTaskChanged, *q, nullptr, static_cast<uint64_t>(status),
-          task.task_handle);
+  journal(JournalOp::kMoveTaskChanged, *q);
 }
 
 Message* QueueEngine::take_visible(Queue* q) {

@@ -129,6 +129,17 @@ class FlatJson {
   size_t i_ = 0;
 };
 
+// fsync | none | interval:N with N from 1 to 60000 milliseconds.
+std::optional<Durability> parse_durability(std::string_view v) {
+  if (v == "fsync") return Durability{};
+  if (v == "none") return Durability{.mode = DurabilityMode::kNone};
+  constexpr std::string_view kInterval = "interval:";
+  if (!v.starts_with(kInterval)) return std::nullopt;
+  const auto ms = parse_u32(v.substr(kInterval.size()));
+  if (!ms || *ms < 1 || *ms > limits::kMaxSyncIntervalMs) return std::nullopt;
+  return Durability{.mode = DurabilityMode::kInterval, .interval_ms = *ms};
+}
+
 Result<std::optional<RedrivePolicy>> parse_redrive_policy(std::string_view value) {
   constexpr std::string_view kName = "RedrivePolicy";
   if (value.empty()) return std::optional<RedrivePolicy>();
@@ -265,6 +276,16 @@ Status apply_one(QueueSettings& s, const AttributeValue& a, AttributeUse use) {
   if (n == "KmsDataKeyReusePeriodSeconds") {
     return ranged(&s.kms_data_key_reuse_period_s, 60, 86400);
   }
+  if (n == "SluiceDurability") {
+    const auto d = parse_durability(v);
+    if (!d) return invalid_value(n);
+    s.durability = *d;
+    return {};
+  }
+  if (n == "SluiceEncryptionKeyId") {
+    s.encryption_key_id = std::string(v);
+    return {};
+  }
   if (n == "FifoQueue" && use == AttributeUse::kCreate) return boolean(&s.fifo);
   if (is_fifo_only(n) && s.fifo) {
     if (n == "ContentBasedDeduplication") return boolean(&s.content_based_deduplication);
@@ -351,6 +372,17 @@ std::optional<std::string> setting_value(const QueueSettings& s, std::string_vie
   if (name == "SqsManagedSseEnabled") return flag(s.sqs_managed_sse);
   if (name == "KmsMasterKeyId") return s.kms_master_key_id;
   if (name == "KmsDataKeyReusePeriodSeconds") return std::to_string(s.kms_data_key_reuse_period_s);
+  if (name == "SluiceDurability") {
+    switch (s.durability.mode) {
+      case DurabilityMode::kFsync:
+        return std::string("fsync");
+      case DurabilityMode::kInterval:
+        return "interval:" + std::to_string(s.durability.interval_ms);
+      case DurabilityMode::kNone:
+        return std::string("none");
+    }
+  }
+  if (name == "SluiceEncryptionKeyId") return s.encryption_key_id;
   if (!s.fifo) return std::nullopt;
   if (name == "FifoQueue") return flag(true);
   if (name == "ContentBasedDeduplication") return flag(s.content_based_deduplication);

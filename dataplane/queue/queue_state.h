@@ -2,7 +2,9 @@
 // shard's pools and are linked into its lists and timer wheel.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <string>
@@ -114,6 +116,22 @@ struct DedupEntry {
 };
 
 using DedupList = IntrusiveList<DedupEntry, &DedupEntry::prev, &DedupEntry::next>;
+
+using DedupKeyBuffer = std::array<char, sizeof(DedupEntry::key_bytes)>;
+
+// The key a deduplication id is remembered by: the id, after its group and a separator when the
+// scope is the message group. Group and id are at most 128 bytes each.
+inline std::string_view dedup_key(const QueueSettings& settings, std::string_view group,
+                                  std::string_view id, DedupKeyBuffer& buffer) {
+  size_t n = 0;
+  if (settings.deduplication_scope == DeduplicationScope::kMessageGroup) {
+    std::memcpy(buffer.data(), group.data(), group.size());
+    n = group.size();
+    buffer[n++] = '\x01';
+  }
+  std::memcpy(buffer.data() + n, id.data(), id.size());
+  return {buffer.data(), n + id.size()};
+}
 
 // A receive waiting for messages (long poll).
 struct Waiter {

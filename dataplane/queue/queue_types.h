@@ -59,6 +59,18 @@ enum class DeduplicationScope : uint8_t { kQueue, kMessageGroup };
 enum class FifoThroughputLimit : uint8_t { kPerQueue, kPerMessageGroupId };
 enum class RedrivePermission : uint8_t { kAllowAll, kDenyAll, kByQueue };
 
+// When a change to a queue is acknowledged (the SluiceDurability attribute): once its log record
+// is on disk (kFsync), at once with the log synced at most `interval_ms` later (kInterval), or at
+// once with the log written but never synced for this queue's sake (kNone).
+enum class DurabilityMode : uint8_t { kFsync, kInterval, kNone };
+
+struct Durability {
+  DurabilityMode mode = DurabilityMode::kFsync;
+  uint32_t interval_ms = 0;
+
+  bool operator==(const Durability&) const = default;
+};
+
 struct RedrivePolicy {
   std::string dead_letter_target_arn;
   uint32_t max_receive_count = 0;
@@ -90,6 +102,8 @@ struct QueueSettings {
   bool sqs_managed_sse = true;
   std::string kms_master_key_id;
   uint32_t kms_data_key_reuse_period_s = 300;
+  Durability durability;
+  std::string encryption_key_id;  // SluiceEncryptionKeyId: a configured key; empty: plaintext
 
   bool operator==(const QueueSettings&) const = default;
 };

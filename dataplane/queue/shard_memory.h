@@ -57,6 +57,24 @@ class ObjectPool {
     --live_;
   }
 
+  // Restoring objects where they were: the object at `slot`, the pool grown to hold it, or
+  // nullptr when the budget is spent. The free list is stale until rebuild_free().
+  T* place(uint32_t slot) {
+    while (slot / kChunk >= chunks_.size()) {
+      if (!grow()) return nullptr;
+    }
+    ++live_;
+    return at(slot);
+  }
+  // The free list again: every object `is_free` calls free, the lowest slot handed out first.
+  template <class IsFree>
+  void rebuild_free(IsFree&& is_free) {
+    free_.clear();
+    for (auto slot = static_cast<uint32_t>(chunks_.size() * kChunk); slot-- > 0;) {
+      if (is_free(*at(slot))) free_.push_back(slot);
+    }
+  }
+
   // The object at `slot`, or nullptr for a slot the pool never had.
   T* find(uint32_t slot) const {
     if (slot / kChunk >= chunks_.size()) return nullptr;
