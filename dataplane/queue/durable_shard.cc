@@ -96,8 +96,10 @@ bool encode_journal_record(const JournalRecord& r, uint64_t next_task, uint64_t 
     case JournalOp::kSnapshotMessage: {
       const Message& m = *r.message;
       MessageState state = m.state;
-      // A snapshot's visible messages become visible again in order, after all are stored.
-      if (r.op == JournalOp::kSnapshotMessage && state == MessageState::kVisible) {
+      // A snapshot's visible messages (and those being handed over, visible when they left)
+      // become visible again in order, after all are stored.
+      if (r.op == JournalOp::kSnapshotMessage &&
+          (state == MessageState::kVisible || state == MessageState::kHandingOver)) {
         state = MessageState::kStored;
       }
       uint8_t flags = 0;

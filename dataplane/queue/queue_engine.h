@@ -52,10 +52,12 @@ struct RelayedMessage {
   uint32_t receive_count = 0;
   std::string_view dead_letter_source_arn;  // empty when it is not a dead-lettering
   std::string_view origin_queue;            // the queue it leaves
+  uint32_t origin_slot = 0;                 // and its slot there
 };
 
 // Carries relayed messages to queues this shard does not own. Returns false when it cannot take
-// the message now (the message then stays where it is).
+// the message now (the message then stays where it is). Once it has taken it, the message waits
+// in its queue, handed over, until finish_handover() says what became of it.
 class MessageRelay {
  public:
   virtual bool relay(std::string_view queue_name, const RelayedMessage& message) = 0;
@@ -128,6 +130,10 @@ class QueueEngine {
                                                     uint32_t max_results = 1);
   // Takes a message relayed from another shard into `queue`.
   Status accept_relayed(std::string_view queue, const RelayedMessage& message);
+  // The end of a hand-over to `target` on another shard: once that shard has taken the message
+  // (durably, under the target queue's policy) its removal is logged here; if it refused it, the
+  // message is visible again. Nothing happens if it left meanwhile (deleted, expired, purged).
+  void finish_handover(const RelayedMessage& message, std::string_view target, bool accepted);
   void set_relay(MessageRelay* relay) { relay_ = relay; }
 
   // Event loop.

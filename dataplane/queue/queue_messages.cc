@@ -582,6 +582,8 @@ void QueueEngine::unlink_state(Message* m) {
         mark_dirty(q);
       }
       break;
+    case MessageState::kHandingOver:
+      break;
   }
   m->state = MessageState::kStored;
 }

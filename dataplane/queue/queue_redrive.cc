@@ -39,7 +39,8 @@ RelayedMessage QueueEngine::relayed_view(const Message& m, std::string_view sour
                         .sent_ms = m.sent_ms,
                         .receive_count = source_arn.empty() ? 0 : m.receive_count,
                         .dead_letter_source_arn = source_arn,
-                        .origin_queue = m.queue->name};
+                        .origin_queue = m.queue->name,
+                        .origin_slot = m.slot};
 }
 
 Status QueueEngine::accept(Queue* t, const RelayedMessage& r) {
@@ -78,20 +79,41 @@ Status QueueEngine::accept_relayed(std::string_view queue, const RelayedMessage&
   return accept(t, message);
 }
 
+void QueueEngine::finish_handover(const RelayedMessage& r, std::string_view target,
+                                  bool accepted) {
+  Operation op(*this);
+  Queue* q = find(r.origin_queue);
+  Message* m = q == nullptr ? nullptr : messages_.find(r.origin_slot);
+  if (m == nullptr || m->queue != q || m->id != r.id || m->state != MessageState::kHandingOver) {
+    return;
+  }
+  if (!accepted) {
+    ++stats_.relay_refused;
+    make_visible(m);
+    return;
+  }
+  journal(JournalOp::kMessageMovedOut, *q, m, r.dead_letter_source_arn.empty() ? 1 : 0, target);
+  release(m);
+}
+
 // Moves `m` to the queue named `target` (here or, through the relay, on another shard); false
-// when it cannot go, and then it stays.
+// when it cannot go, and then it stays. A message relayed to another shard is handed over: it
+// stays here, out of reach, until finish_handover(), so that a crash in between leaves it in
+// both queues at worst, never in neither.
 bool QueueEngine::move_message(Message* m, std::string_view target, std::string_view source_arn) {
   Queue* q = m->queue;
   const RelayedMessage r = relayed_view(*m, source_arn);
-  bool moved = false;
-  if (Queue* t = find(target)) {
-    moved = t != q && accept(t, r).ok();
-  } else {
-    moved = relay_ != nullptr && relay_->relay(target, r);
-  }
+  Queue* t = find(target);
+  const bool moved = t != nullptr ? t != q && accept(t, r).ok()
+                                  : relay_ != nullptr && relay_->relay(target, r);
   if (!moved) {
     ++stats_.relay_refused;
     return false;
+  }
+  if (t == nullptr) {
+    unlink_state(m);
+    m->state = MessageState::kHandingOver;
+    return true;
   }
   journal(JournalOp::kMessageMovedOut, *q, m, source_arn.empty() ? 1 : 0, target);
   release(m);

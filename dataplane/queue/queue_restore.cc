@@ -226,6 +226,8 @@ Status QueueEngine::restore_message(const wal::Entry& e, wal::KeyRing& keys) {
     case MessageState::kInFlight:
       enter_flight(m, img.deadline_ms);
       break;
+    case MessageState::kHandingOver:  // never logged: refused above
+      break;
   }
   return {};
 }
@@ -338,10 +340,14 @@ void QueueEngine::journal_snapshot(Journal& out) const {
       emit(JournalOp::kSnapshotDedup, q, nullptr, d);
     }
     // Visible messages in delivery order: a FIFO queue's ready groups first, in order, then the
-    // groups held back by a message in flight.
+    // groups held back by a message in flight. Messages being handed over to another shard are
+    // logged as what they were, visible, after the others.
     if (!q->settings.fifo) {
       for (const Message* m = q->visible.front(); m != nullptr; m = MessageList::next(m)) {
         emit(JournalOp::kMessageVisible, q, m);
+      }
+      for (const Message* m = q->arrivals.front(); m != nullptr; m = ArrivalList::next(m)) {
+        if (m->state == MessageState::kHandingOver) emit(JournalOp::kMessageVisible, q, m);
       }
       continue;
     }
@@ -351,7 +357,8 @@ void QueueEngine::journal_snapshot(Journal& out) const {
       }
     }
     for (const Message* m = q->arrivals.front(); m != nullptr; m = ArrivalList::next(m)) {
-      if (m->state == MessageState::kVisible && !m->group->available) {
+      if ((m->state == MessageState::kVisible && !m->group->available) ||
+          m->state == MessageState::kHandingOver) {
         emit(JournalOp::kMessageVisible, q, m);
       }
     }

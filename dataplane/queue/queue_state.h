@@ -20,7 +20,9 @@ namespace sluice::queue {
 struct Queue;
 struct Group;
 
-enum class MessageState : uint8_t { kStored, kDelayed, kVisible, kInFlight };
+// kHandingOver: on its way to a queue of another shard; kept (and logged as it was) until that
+// shard has taken it, and never logged in this state.
+enum class MessageState : uint8_t { kStored, kDelayed, kVisible, kInFlight, kHandingOver };
 
 enum TimerKind : uint8_t {
   kMessageTimer,    // a delay or visibility timeout (owner: Message)

@@ -16,7 +16,7 @@ void CreateQueueCall::run(QueueEngine& engine, const Completion& completion) {
   for (const auto& [n, v] : attributes) values.push_back({n, v});
   auto r = engine.create_queue({.name = name, .attributes = values});
   error = r.ok() ? std::nullopt : std::optional<Error>(r.error());
-  completion.done();
+  completion.done(name);
 }
 
 void SendBatchCall::run(QueueEngine& engine, const Completion& completion) {
@@ -38,7 +38,7 @@ void SendBatchCall::run(QueueEngine& engine, const Completion& completion) {
       }
     }
   }
-  completion.done();
+  completion.done(queue);
 }
 
 void ReceiveCall::run(QueueEngine& engine, const Completion& completion) {
@@ -58,7 +58,7 @@ void ReceiveCall::on_receive(const ReceiveOutcome& outcome) {
     messages[i].body.assign(m.body);
     messages[i].receive_count = m.receive_count;
   }
-  completion_.done();
+  completion_.done(queue);
 }
 
 void DeleteBatchCall::run(QueueEngine& engine, const Completion& completion) {
@@ -75,7 +75,7 @@ void DeleteBatchCall::run(QueueEngine& engine, const Completion& completion) {
   } else {
     for (const BatchEntryOutcome& o : r->view()) failed += o.error ? 1 : 0;
   }
-  completion.done();
+  completion.done(queue);
 }
 
 }  // namespace sluice::queue

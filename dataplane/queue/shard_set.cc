@@ -6,8 +6,9 @@
 
 namespace sluice::queue {
 
-// A message travelling to a queue on another shard. It owns copies of the contents; if the
-// target does not take it, it goes back into the queue it came from.
+// A message handed over to a queue on another shard. It owns copies of the contents; it comes
+// back once the target has taken it durably (or refused it), and the source then drops the
+// message or makes it visible again (QueueEngine::finish_handover).
 class RelayCall final : public ShardCall {
  public:
   RelayCall(std::string_view target, const RelayedMessage& m)
@@ -24,13 +25,11 @@ class RelayCall final : public ShardCall {
 
   void run(QueueEngine& engine, const Completion& completion) override {
     accepted_ = engine.accept_relayed(target_, view()).ok();
-    completion.done();
+    completion.done(target_);
   }
 
   // Back on the shard that sent it.
-  void finish(QueueEngine& engine) {
-    if (!accepted_) engine.accept_relayed(origin_, view());
-  }
+  void finish(QueueEngine& engine) { engine.finish_handover(view(), target_, accepted_); }
 
  private:
   RelayedMessage view() const {
@@ -61,8 +60,14 @@ class RelayCall final : public ShardCall {
 
 struct ShardSet::Shard final : MessageRelay {
   Shard(ShardSet& set, uint32_t index, const EngineConfig& config, const Clock& clock)
-      : set(set), index(index), engine(config, clock) {
+      : set(set), index(index), memory(std::make_unique<QueueEngine>(config, clock)),
+        engine(*memory) {
     engine.set_relay(this);
+  }
+  Shard(ShardSet& set, uint32_t index, std::unique_ptr<DurableShard> log)
+      : set(set), index(index), durable(std::move(log)), engine(durable->engine()) {
+    engine.set_relay(this);
+    durable_lsn.store(durable->durable_lsn(), std::memory_order_relaxed);
   }
 
   bool relay(std::string_view queue_name, const RelayedMessage& message) override {
@@ -78,32 +83,69 @@ struct ShardSet::Shard final : MessageRelay {
 
   ShardSet& set;
   uint32_t index;
-  QueueEngine engine;
+  std::unique_ptr<QueueEngine> memory;
+  std::unique_ptr<DurableShard> durable;
+  QueueEngine& engine;
+  std::atomic<uint64_t> durable_lsn{0};
   std::vector<std::pair<uint32_t, ShardCall*>> pending_replies;
 };
 
-void Completion::done() const {
-  set_->reply(shard_, source_, call_);
+namespace {
+
+EngineConfig engine_config(const ShardSetConfig& config, uint32_t shard) {
+  EngineConfig c = config.engine;
+  c.seed = config.engine.seed + shard;
+  return c;
 }
 
-ShardSet::ShardSet(const ShardSetConfig& config, const Clock& clock)
+}  // namespace
+
+void Completion::done(std::string_view queue) const {
+  set_->complete(*this, queue);
+}
+
+void ShardCall::on_durable() {
+  held_.set_->reply(held_.shard_, held_.source_, this);
+}
+
+ShardSet::ShardSet(const ShardSetConfig& config)
     : sources_(config.sources),
       total_sources_(config.sources + config.shards),
       idle_sleep_us_(config.idle_sleep_us) {
-  for (uint32_t s = 0; s < config.shards; ++s) {
-    EngineConfig c = config.engine;
-    c.seed = config.engine.seed + s;
-    shards_.push_back(std::make_unique<Shard>(*this, s, c, clock));
-  }
   for (uint32_t i = 0; i < total_sources_ * config.shards; ++i) {
     requests_.push_back(std::make_unique<SpscRing<ShardCall*>>(config.ring_capacity));
     replies_.push_back(std::make_unique<SpscRing<ShardCall*>>(config.ring_capacity));
   }
 }
 
-// Relays still on their way when the shards stop are freed here.
+ShardSet::ShardSet(const ShardSetConfig& config, const Clock& clock) : ShardSet(config) {
+  for (uint32_t s = 0; s < config.shards; ++s) {
+    shards_.push_back(std::make_unique<Shard>(*this, s, engine_config(config, s), clock));
+  }
+}
+
+std::unique_ptr<ShardSet> ShardSet::open(const ShardSetConfig& config, const Clock& clock,
+                                         std::string* error) {
+  if (config.directory.empty()) return std::make_unique<ShardSet>(config, clock);
+  std::unique_ptr<ShardSet> set(new ShardSet(config));
+  for (uint32_t s = 0; s < config.shards; ++s) {
+    DurableShardConfig c = config.durable;
+    c.directory = config.directory + "/shard-" + std::to_string(s);
+    c.engine = engine_config(config, s);
+    std::unique_ptr<DurableShard> log = DurableShard::open(std::move(c), clock, error);
+    if (log == nullptr) return nullptr;
+    set->shards_.push_back(std::make_unique<Shard>(*set, s, std::move(log)));
+  }
+  return set;
+}
+
+// The logs are synced, which sends back the calls they held; relays still on their way are
+// freed.
 ShardSet::~ShardSet() {
   stop();
+  for (const auto& shard : shards_) {
+    if (shard->durable) shard->durable->sync();
+  }
   ShardCall* call = nullptr;
   for (uint32_t shard = 0; shard < shard_count(); ++shard) {
     for (uint32_t source = sources_; source < total_sources_; ++source) {
@@ -124,6 +166,14 @@ QueueEngine& ShardSet::engine(uint32_t shard) {
   return shards_[shard]->engine;
 }
 
+DurableShard* ShardSet::durable(uint32_t shard) {
+  return shards_[shard]->durable.get();
+}
+
+uint64_t ShardSet::durable_lsn(uint32_t shard) const {
+  return shards_[shard]->durable_lsn.load(std::memory_order_acquire);
+}
+
 bool ShardSet::submit_to(uint32_t source, uint32_t shard, ShardCall* call) {
   return request_ring(source, shard).push(call);
 }
@@ -136,8 +186,21 @@ ShardCall* ShardSet::poll(uint32_t source) {
   return nullptr;
 }
 
+void ShardSet::complete(const Completion& completion, std::string_view queue) {
+  Shard& s = *shards_[completion.shard_];
+  if (s.durable) {
+    if (const uint64_t lsn = s.durable->ack_lsn(queue); lsn != 0) {
+      completion.call_->held_ = completion;
+      s.durable->when_durable(lsn, *completion.call_);
+      return;
+    }
+  }
+  reply(completion.shard_, completion.source_, completion.call_);
+}
+
 void ShardSet::reply(uint32_t shard, uint32_t source, ShardCall* call) {
   Shard& s = *shards_[shard];
+  if (s.durable) s.durable_lsn.store(s.durable->durable_lsn(), std::memory_order_release);
   if (!s.pending_replies.empty() || !reply_ring(shard, source).push(call)) {
     s.pending_replies.emplace_back(source, call);
   }
@@ -167,6 +230,7 @@ size_t ShardSet::run_once(uint32_t index) {
     delete relayed;
     ++work;
   }
+  if (s.durable) work += s.durable->poll();
   size_t sent = 0;
   while (sent < s.pending_replies.size() &&
          reply_ring(index, s.pending_replies[sent].first).push(s.pending_replies[sent].second)) {

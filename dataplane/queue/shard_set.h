@@ -4,18 +4,22 @@
 // engine and the finished call comes back over the ring of the opposite direction. No locks: a
 // call belongs to the submitting core until it is submitted and again once polled back, and to
 // the shard in between. Shards also relay dead-lettered and redriven messages to each other the
-// same way.
+// same way. Shards run in memory or, opened with a directory, as DurableShards (a log in
+// <directory>/shard-N, recovered at start): then a call comes back only once its records are
+// durable under its queue's policy.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "clock.h"
+#include "durable_shard.h"
 #include "queue_engine.h"
 #include "spsc_ring.h"
 
@@ -27,10 +31,13 @@ class ShardCall;
 // Hands a call back to the core that submitted it; held by the call while it waits (long poll).
 class Completion {
  public:
-  void done() const;
+  // `queue` is the queue the call was about: on a durable shard whose policy for it is fsync,
+  // the call goes back once the log is on disk up to now.
+  void done(std::string_view queue) const;
 
  private:
   friend class ShardSet;
+  friend class ShardCall;
   ShardSet* set_ = nullptr;
   ShardCall* call_ = nullptr;
   uint32_t shard_ = 0;
@@ -38,13 +45,19 @@ class Completion {
 };
 
 // Work for a shard, owned by the submitting core.
-class ShardCall {
+class ShardCall : private DurableAck {
  public:
   // On the shard's thread; calls completion.done() exactly once, before returning or later.
   virtual void run(QueueEngine& engine, const Completion& completion) = 0;
 
  protected:
   ~ShardCall() = default;
+
+ private:
+  friend class ShardSet;
+  void on_durable() final;
+
+  Completion held_;  // while the reply waits for the log
 };
 
 struct ShardSetConfig {
@@ -55,11 +68,19 @@ struct ShardSetConfig {
   // keeps it spinning (lowest latency, a whole core).
   uint32_t idle_sleep_us = 50;
   EngineConfig engine;
+  // ShardSet::open: where the shards keep their logs (<directory>/shard-N); empty: in memory.
+  std::string directory;
+  DurableShardConfig durable;  // each shard's log settings; directory and engine are set per shard
 };
 
 class ShardSet {
  public:
+  // Shards in memory; config.directory is not used.
   ShardSet(const ShardSetConfig& config, const Clock& clock);
+  // Durable shards recovered from config.directory (in memory when it is empty); null and
+  // `*error` when a shard's log cannot be recovered or written.
+  static std::unique_ptr<ShardSet> open(const ShardSetConfig& config, const Clock& clock,
+                                        std::string* error);
   ~ShardSet();
   ShardSet(const ShardSet&) = delete;
   ShardSet& operator=(const ShardSet&) = delete;
@@ -83,12 +104,19 @@ class ShardSet {
 
   // A shard's engine, for its own thread (or any thread while the shards are not running).
   QueueEngine& engine(uint32_t shard);
+  // Its log (null in memory), likewise.
+  DurableShard* durable(uint32_t shard);
+  // Any thread: how far the shard's log was durable when it last sent a call back.
+  uint64_t durable_lsn(uint32_t shard) const;
 
  private:
   struct Shard;
   friend class Completion;
+  friend class ShardCall;
   friend class RelayCall;
 
+  explicit ShardSet(const ShardSetConfig& config);
+  void complete(const Completion& completion, std::string_view queue);
   void reply(uint32_t shard, uint32_t source, ShardCall* call);
   SpscRing<ShardCall*>& request_ring(uint32_t source, uint32_t shard) {
     return *requests_[source * shard_count() + shard];

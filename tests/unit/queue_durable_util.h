@@ -16,6 +16,7 @@
 #include "queue_engine.h"
 #include "queue_test_util.h"
 #include "wal_recovery.h"
+#include "wal_writer.h"
 
 namespace sluice::queue::testing {
 

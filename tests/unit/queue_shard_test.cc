@@ -1,11 +1,15 @@
-// The rings and the shard set: two shards on two threads, driven from the test's thread.
+// The rings and the shard set: two shards on two threads, driven from the test's thread, in
+// memory and with durable logs.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
+#include <memory>
 #include <set>
 #include <thread>
 
 #include "clock.h"
+#include "queue_durable_util.h"
 #include "shard_calls.h"
 #include "shard_set.h"
 #include "spsc_ring.h"
@@ -167,6 +171,187 @@ TEST_F(QueueShards, DeadLetteringToAQueueOnTheOtherShard) {
   ASSERT_EQ(receive.count, 1u);
   EXPECT_EQ(receive.messages[0].body, "poison");
   EXPECT_EQ(receive.messages[0].id, send.sent[0].message_id);
+}
+
+// Names of one queue on each of the set's two shards.
+std::array<std::string, 2> names_per_shard(const ShardSet& set, const std::string& prefix) {
+  std::array<std::string, 2> names;
+  for (int i = 0; names[0].empty() || names[1].empty(); ++i) {
+    const std::string n = prefix + std::to_string(i);
+    std::string& slot = names[set.shard_of(n)];
+    if (slot.empty()) slot = n;
+  }
+  return names;
+}
+
+// A send batch that notes how far the shard's log reached once it was logged.
+class LoggedSend final : public ShardCall {
+ public:
+  LoggedSend(DurableShard* log, std::string queue) : log_(log), queue_(std::move(queue)) {}
+
+  void run(QueueEngine& engine, const Completion& completion) override {
+    const std::string body = "body-" + std::to_string(round);
+    const std::string ids[] = {"0", "1", "2", "3", "4"};
+    std::vector<SendEntry> entries;
+    for (const std::string& id : ids) entries.push_back({.id = id, .body = body});
+    sent.clear();
+    auto r = engine.send_batch(queue_, entries);
+    if (r.ok()) {
+      for (const BatchEntryOutcome& o : r->view()) {
+        if (!o.error) sent.push_back(o.sent.message_id.to_string());
+      }
+    }
+    logged_lsn = log_->appended_lsn();
+    completion.done(queue_);
+  }
+
+  int round = 0;
+  uint64_t logged_lsn = 0;
+  std::vector<std::string> sent;
+
+ private:
+  DurableShard* log_;
+  std::string queue_;
+};
+
+class DurableShards : public ::testing::Test {
+ protected:
+  std::unique_ptr<ShardSet> open() {
+    std::string error;
+    auto set = ShardSet::open({.shards = 2, .sources = 1, .directory = dir.path()}, clock, &error);
+    EXPECT_NE(set, nullptr) << error;
+    return set;
+  }
+
+  // Submits from source 0 to `shard` and runs only that shard's loop until the call is back.
+  static void drive(ShardSet& set, uint32_t shard, ShardCall* c) {
+    ASSERT_TRUE(set.submit_to(0, shard, c));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      set.run_once(shard);
+      if (ShardCall* back = set.poll(0)) {
+        ASSERT_EQ(back, c);
+        return;
+      }
+    }
+    FAIL() << "no reply";
+  }
+
+  static std::vector<std::string> ids_in(QueueEngine& engine, const std::string& queue) {
+    std::vector<std::string> ids;
+    for (const testing::Got& g : testing::receive_all(engine, queue)) ids.push_back(g.id);
+    return ids;
+  }
+
+  testing::TempDir dir;
+  ManualClock clock;
+};
+
+TEST_F(DurableShards, SendsFromAnotherCoreAreAcknowledgedOnceDurableAndSurviveARestart) {
+  std::array<std::string, 2> names;
+  std::multiset<std::string> acknowledged[2];
+  {
+    auto set = open();
+    ASSERT_NE(set, nullptr);
+    names = names_per_shard(*set, "durable-");
+    set->start();
+    for (uint32_t shard = 0; shard < 2; ++shard) {
+      CreateQueueCall create;
+      create.name = names[shard];
+      ASSERT_TRUE(set->submit_to(0, shard, &create));
+      while (set->poll(0) != &create) std::this_thread::yield();
+      ASSERT_FALSE(create.error.has_value());
+    }
+    LoggedSend sends[2] = {{set->durable(0), names[0]}, {set->durable(1), names[1]}};
+    for (int round = 0; round < 100; ++round) {
+      for (uint32_t shard = 0; shard < 2; ++shard) {
+        sends[shard].round = round;
+        ASSERT_TRUE(set->submit_to(0, shard, &sends[shard]));
+      }
+      for (int back = 0; back < 2;) {
+        ShardCall* c = set->poll(0);
+        if (c == nullptr) continue;
+        auto* send = static_cast<LoggedSend*>(c);
+        const uint32_t shard = send == &sends[0] ? 0 : 1;
+        // The log was on disk through the send's records before the reply left the shard.
+        ASSERT_GE(set->durable_lsn(shard), send->logged_lsn);
+        ASSERT_EQ(send->sent.size(), 5u);
+        acknowledged[shard].insert(send->sent.begin(), send->sent.end());
+        ++back;
+      }
+    }
+    set->stop();
+  }
+  auto set = open();
+  ASSERT_NE(set, nullptr);
+  for (uint32_t shard = 0; shard < 2; ++shard) {
+    EXPECT_EQ(set->durable(shard)->recovery().records, 501u);
+    const std::vector<std::string> ids = ids_in(set->engine(shard), names[shard]);
+    EXPECT_EQ(std::multiset<std::string>(ids.begin(), ids.end()), acknowledged[shard]);
+  }
+}
+
+TEST_F(DurableShards, DeadLetterHandOverAcrossShardsLosesNothingOnACrash) {
+  std::array<std::string, 2> names;
+  MessageId id;
+  ReceiveCall receive;
+  {
+    auto set = open();
+    ASSERT_NE(set, nullptr);
+    names = names_per_shard(*set, "handover-");
+    CreateQueueCall create;
+    create.name = names[0];
+    drive(*set, 0, &create);
+    create.name = names[1];
+    create.attributes = {
+        {"RedrivePolicy", R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:)" +
+                              names[0] + R"(","maxReceiveCount":1})"},
+        {"VisibilityTimeout", "0"}};
+    drive(*set, 1, &create);
+    ASSERT_FALSE(create.error.has_value());
+    SendBatchCall send;
+    send.queue = names[1];
+    send.bodies = {"poison"};
+    drive(*set, 1, &send);
+    id = send.sent.at(0).message_id;
+    receive.queue = names[1];
+    drive(*set, 1, &receive);
+    ASSERT_EQ(receive.count, 1u);
+    // The second receive hands the message to the dead-letter queue's shard, which never runs:
+    // the crash comes before the target has it.
+    drive(*set, 1, &receive);
+    EXPECT_EQ(receive.count, 0u);
+    EXPECT_EQ(set->engine(1).counts(names[1]).value().visible, 0u);
+  }
+  {
+    auto set = open();
+    ASSERT_NE(set, nullptr);
+    EXPECT_EQ(ids_in(set->engine(0), names[0]).size(), 0u);
+    EXPECT_EQ(set->engine(1).counts(names[1]).value().visible, 1u);
+    // Again, and this time the target takes it and syncs, but the source never hears back.
+    drive(*set, 1, &receive);
+    EXPECT_EQ(receive.count, 0u);
+    while (set->engine(0).counts(names[0]).value().visible == 0) set->run_once(0);
+    ASSERT_TRUE(set->durable(0)->sync());
+  }
+  {
+    auto set = open();
+    ASSERT_NE(set, nullptr);
+    // In both queues: a duplicate with the same message id, not a loss.
+    EXPECT_EQ(set->engine(0).counts(names[0]).value().visible, 1u);
+    EXPECT_EQ(set->engine(1).counts(names[1]).value().visible, 1u);
+    // The whole hand-over: the source logs the message's removal once the target has it.
+    drive(*set, 1, &receive);
+    while (set->engine(0).counts(names[0]).value().visible < 2) set->run_once(0);
+    ASSERT_TRUE(set->durable(0)->sync());  // the target's record is on disk: the relay goes back
+    set->run_once(1);
+    ASSERT_TRUE(set->durable(1)->sync());
+  }
+  auto set = open();
+  ASSERT_NE(set, nullptr);
+  EXPECT_EQ(ids_in(set->engine(1), names[1]).size(), 0u);
+  EXPECT_EQ(ids_in(set->engine(0), names[0]),
+            (std::vector<std::string>{id.to_string(), id.to_string()}));
 }
 
 }  // namespace
