@@ -3,6 +3,8 @@
 #include <charconv>
 #include <sstream>
 
+#include "utf8.h"
+
 namespace sluice {
 
 YamlField YamlField::document(std::string_view text, std::string_view source) {
@@ -57,48 +59,9 @@ std::vector<YamlField> YamlField::items() const {
   return out;
 }
 
-namespace {
-
-// YAML documents are UTF-8; yaml-cpp passes other bytes through, which would then reach names,
-// JSON answers and logs.
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t extra;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      extra = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (extra > s.size() - i - 1) return false;  // cut short
-    for (size_t k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += extra + 1;
-  }
-  return true;
-}
-
-}  // namespace
-
 std::string YamlField::str() const {
   if (!node_.IsScalar()) fail("expected a string");
+  // YAML documents are UTF-8; yaml-cpp passes other bytes through, to names, JSON and logs.
   if (!valid_utf8(node_.Scalar())) fail("is not valid UTF-8");
   return node_.Scalar();
 }
