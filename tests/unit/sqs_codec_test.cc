@@ -1,0 +1,575 @@
+// The SQS wire codecs: requests captured from botocore in both protocols
+// (data/sqs_requests.txt, made by data/sqs_requests.py), malformed requests, and replies.
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "message_digest.h"
+#include "sqs_codec.h"
+
+namespace sluice::api::sqs {
+namespace {
+
+struct Captured {
+  std::string protocol, name, target, content_type, body;
+};
+
+std::string unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      char c = s[++i];
+      out += c == 't' ? '\t' : c == 'n' ? '\n' : c;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::vector<Captured> load_captured() {
+  std::ifstream in(std::string(SLUICE_SOURCE_ROOT) + "/tests/unit/data/sqs_requests.txt");
+  std::vector<Captured> out;
+  Captured c;
+  while (std::getline(in, c.protocol, '\t') && std::getline(in, c.name, '\t') &&
+         std::getline(in, c.target, '\t') && std::getline(in, c.content_type, '\t') &&
+         std::getline(in, c.body)) {
+    c.body = unescape(c.body);
+    out.push_back(c);
+  }
+  return out;
+}
+
+// An HTTP request as the parser would hand it over; owns the texts it points at.
+struct HttpRequest {
+  std::string target, content_type, body, path = "/", query, method = "POST";
+  http::Request req;
+
+  const http::Request& build() {
+    req = http::Request{};
+    req.method = method;
+    req.path = path;
+    req.query = query;
+    req.host = "127.0.0.1:9324";
+    req.body = body;
+    if (!target.empty()) req.headers[req.header_count++] = {"X-Amz-Target", target};
+    if (!content_type.empty()) req.headers[req.header_count++] = {"Content-Type", content_type};
+    return req;
+  }
+};
+
+HttpRequest json_request(std::string action, std::string body) {
+  HttpRequest r;
+  r.target = "AmazonSQS." + action;
+  r.content_type = "application/x-amz-json-1.0";
+  r.body = std::move(body);
+  return r;
+}
+
+HttpRequest query_request(std::string body) {
+  HttpRequest r;
+  r.content_type = "application/x-www-form-urlencoded; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+Decoded decode_ok(HttpRequest& r) {
+  Decoded d = decode(r.build());
+  EXPECT_FALSE(d.error.has_value()) << d.error->query_code << ": " << d.error->message;
+  EXPECT_TRUE(d.request.has_value());
+  return d;
+}
+
+const std::string kUrl = "http://127.0.0.1:9324/000000000000/orders";
+
+void expect_queue(const QueueRef& q, const std::string& url = kUrl) {
+  EXPECT_EQ(q.url, url);
+  EXPECT_EQ(q.account, "000000000000");
+  EXPECT_EQ(q.name, url.substr(url.rfind('/') + 1));
+}
+
+// What every captured case must decode to, whichever the protocol.
+void check_captured(const std::string& name, const Request& r) {
+  const std::map<std::string, Action> actions = {
+      {"SendMessageFifo", Action::kSendMessage}};
+  auto alias = actions.find(name);
+  EXPECT_EQ(r.action, alias != actions.end() ? alias->second : *parse_action(name));
+  if (name == "SendMessage") {
+    const auto& p = std::get<SendMessageRequest>(r.params);
+    expect_queue(p.queue);
+    EXPECT_EQ(p.message.body, "hello <world> & \"friends\"");
+    EXPECT_EQ(p.message.delay_s, 5u);
+    ASSERT_EQ(p.message.attributes.size(), 2u);
+    EXPECT_EQ(p.message.attributes[0].name, "attribName1");
+    EXPECT_EQ(p.message.attributes[0].data_type, "String");
+    EXPECT_EQ(p.message.attributes[0].value, "attribValue 1");
+    EXPECT_EQ(p.message.attributes[1].name, "binaryAttribute");
+    EXPECT_EQ(p.message.attributes[1].value, "Hello binary world!");
+    EXPECT_EQ(p.message.trace_header, "Root=1-abc");
+  } else if (name == "SendMessageFifo") {
+    const auto& p = std::get<SendMessageRequest>(r.params);
+    expect_queue(p.queue, kUrl + ".fifo");
+    EXPECT_EQ(p.message.group_id, "g1");
+    EXPECT_EQ(p.message.deduplication_id, "d1");
+    EXPECT_FALSE(p.message.delay_s.has_value());
+  } else if (name == "SendMessageBatch") {
+    const auto& p = std::get<SendMessageBatchRequest>(r.params);
+    expect_queue(p.queue);
+    ASSERT_EQ(p.entries.size(), 2u);
+    EXPECT_EQ(p.entries[0].id, "a");
+    EXPECT_EQ(p.entries[0].body, "one");
+    EXPECT_EQ(p.entries[1].id, "b");
+    EXPECT_EQ(p.entries[1].delay_s, 3u);
+    ASSERT_EQ(p.entries[1].attributes.size(), 1u);
+    EXPECT_EQ(p.entries[1].attributes[0].data_type, "Number");
+    EXPECT_EQ(p.entries[1].attributes[0].value, "42");
+  } else if (name == "ReceiveMessage") {
+    const auto& p = std::get<ReceiveMessageRequest>(r.params);
+    expect_queue(p.queue);
+    EXPECT_EQ(p.max_messages, 10u);
+    EXPECT_EQ(p.visibility_timeout_s, 60u);
+    EXPECT_EQ(p.wait_time_s, 20u);
+    std::vector<std::string> all = p.attribute_names;
+    all.insert(all.end(), p.system_attribute_names.begin(), p.system_attribute_names.end());
+    EXPECT_EQ(all, std::vector<std::string>{"All"});
+    EXPECT_EQ(p.message_attribute_names, (std::vector<std::string>{"attr.*", "x"}));
+    EXPECT_EQ(p.receive_request_attempt_id, "r1");
+  } else if (name == "DeleteMessage") {
+    const auto& p = std::get<DeleteMessageRequest>(r.params);
+    expect_queue(p.queue);
+    EXPECT_EQ(p.receipt_handle, "rh-1");
+  } else if (name == "DeleteMessageBatch") {
+    const auto& p = std::get<DeleteMessageBatchRequest>(r.params);
+    ASSERT_EQ(p.entries.size(), 2u);
+    EXPECT_EQ(p.entries[1].id, "b");
+    EXPECT_EQ(p.entries[1].receipt_handle, "rh-2");
+  } else if (name == "ChangeMessageVisibility") {
+    const auto& p = std::get<ChangeVisibilityRequest>(r.params);
+    EXPECT_EQ(p.receipt_handle, "rh-1");
+    EXPECT_EQ(p.visibility_timeout_s, 0u);
+  } else if (name == "ChangeMessageVisibilityBatch") {
+    const auto& p = std::get<ChangeVisibilityBatchRequest>(r.params);
+    ASSERT_EQ(p.entries.size(), 2u);
+    EXPECT_EQ(p.entries[0].visibility_timeout_s, 30u);
+    EXPECT_EQ(p.entries[1].receipt_handle, "rh-2");
+    EXPECT_EQ(p.entries[1].visibility_timeout_s, 45u);
+  } else if (name == "CreateQueue") {
+    const auto& p = std::get<CreateQueueRequest>(r.params);
+    EXPECT_EQ(p.name, "orders");
+    NameValues attrs = p.attributes, tags = p.tags;
+    std::sort(attrs.begin(), attrs.end());
+    std::sort(tags.begin(), tags.end());
+    EXPECT_EQ(attrs, (NameValues{{"DelaySeconds", "2"}, {"VisibilityTimeout", "45"}}));
+    EXPECT_EQ(tags, (NameValues{{"env", "test"}, {"team", "core"}}));
+  } else if (name == "GetQueueUrl") {
+    const auto& p = std::get<GetQueueUrlRequest>(r.params);
+    EXPECT_EQ(p.name, "orders");
+    EXPECT_EQ(p.owner_account_id, "1");
+  } else if (name == "DeleteQueue" || name == "PurgeQueue" || name == "ListQueueTags") {
+    expect_queue(std::get<QueueOnlyRequest>(r.params).queue);
+  } else if (name == "ListQueues") {
+    const auto& p = std::get<ListQueuesRequest>(r.params);
+    EXPECT_EQ(p.prefix, "ord");
+    EXPECT_EQ(p.max_results, 5u);
+    EXPECT_EQ(p.next_token, "t");
+  } else if (name == "GetQueueAttributes") {
+    const auto& p = std::get<GetQueueAttributesRequest>(r.params);
+    EXPECT_EQ(p.names, (std::vector<std::string>{"VisibilityTimeout", "QueueArn"}));
+  } else if (name == "SetQueueAttributes") {
+    NameValues attrs = std::get<SetQueueAttributesRequest>(r.params).attributes;
+    std::sort(attrs.begin(), attrs.end());
+    EXPECT_EQ(attrs, (NameValues{{"RedrivePolicy", "{\"maxReceiveCount\":\"3\"}"},
+                                 {"VisibilityTimeout", "10"}}));
+  } else if (name == "TagQueue") {
+    EXPECT_EQ(std::get<TagQueueRequest>(r.params).tags, (NameValues{{"team", "core"}}));
+  } else if (name == "UntagQueue") {
+    EXPECT_EQ(std::get<UntagQueueRequest>(r.params).keys,
+              (std::vector<std::string>{"team", "env"}));
+  } else {
+    ADD_FAILURE() << "no expectations for " << name;
+  }
+}
+
+TEST(SqsDecode, CapturedBotocoreRequestsInBothProtocols) {
+  auto cases = load_captured();
+  std::map<std::string, int> per_protocol;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.protocol + " " + c.name);
+    HttpRequest r;
+    r.target = c.target == "-" ? "" : c.target;
+    r.content_type = c.content_type;
+    r.body = c.body;
+    Decoded d = decode_ok(r);
+    EXPECT_EQ(d.protocol, c.protocol == "json" ? Protocol::kJson : Protocol::kQuery);
+    if (d.request) check_captured(c.name, *d.request);
+    ++per_protocol[c.protocol];
+  }
+  EXPECT_EQ(per_protocol["json"], 18);
+  EXPECT_EQ(per_protocol["query"], 18);
+}
+
+// Every prefix of every captured body, and each with one byte replaced, decodes to a request or
+// an error.
+TEST(SqsDecode, TruncatedAndCorruptedBodiesNeverCrash) {
+  size_t decoded = 0;
+  for (const auto& c : load_captured()) {
+    for (size_t n = 0; n <= c.body.size(); ++n) {
+      for (char replacement : {'\0', '.', '%', '='}) {
+        HttpRequest r;
+        r.target = c.target == "-" ? "" : c.target;
+        r.content_type = c.content_type;
+        r.body = c.body.substr(0, n);
+        if (n < c.body.size()) r.body += replacement;
+        Decoded d = decode(r.build());
+        EXPECT_NE(d.request.has_value(), d.error.has_value());
+        ++decoded;
+      }
+    }
+  }
+  EXPECT_GT(decoded, 1000u);
+}
+
+TEST(SqsDecode, QueryGetAndQueueUrlPath) {
+  HttpRequest r;
+  r.method = "GET";
+  r.path = "/000000000000/orders";
+  r.query = "Action=DeleteMessage&ReceiptHandle=a%2Bb+c";
+  Decoded d = decode_ok(r);
+  const auto& p = std::get<DeleteMessageRequest>(d.request->params);
+  EXPECT_EQ(p.queue.url, "http://127.0.0.1:9324/000000000000/orders");
+  EXPECT_EQ(p.queue.name, "orders");
+  EXPECT_EQ(p.receipt_handle, "a+b c");
+}
+
+TEST(SqsDecode, ProtocolDetection) {
+  HttpRequest r;
+  r.content_type = "application/x-amz-json-1.0";
+  EXPECT_EQ(detect_protocol(r.build()), Protocol::kJson);
+  r.content_type = "";
+  r.target = "AmazonSQS.ListQueues";
+  EXPECT_EQ(detect_protocol(r.build()), Protocol::kJson);
+  r.target = "";
+  r.content_type = "application/x-www-form-urlencoded";
+  EXPECT_EQ(detect_protocol(r.build()), Protocol::kQuery);
+}
+
+void expect_error(HttpRequest r, std::string_view code, Protocol protocol) {
+  Decoded d = decode(r.build());
+  EXPECT_EQ(d.protocol, protocol);
+  ASSERT_TRUE(d.error.has_value()) << r.body;
+  EXPECT_FALSE(d.request.has_value());
+  EXPECT_EQ(d.error->query_code, code) << r.body << " -> " << d.error->message;
+}
+
+TEST(SqsDecode, MalformedQueryRequests) {
+  const std::string q = "Action=SendMessage&QueueUrl=" + kUrl;
+  expect_error(query_request("Version=2012-11-05"), "MissingParameter", Protocol::kQuery);
+  expect_error(query_request("Action=Frobnicate"), "InvalidAction", Protocol::kQuery);
+  expect_error(query_request(q), "MissingParameter", Protocol::kQuery);
+  expect_error(query_request(q + "&MessageBody=%zz"), "MalformedQueryString", Protocol::kQuery);
+  expect_error(query_request(q + "&MessageBody=%4"), "MalformedQueryString", Protocol::kQuery);
+  expect_error(query_request(q + "&MessageBody=x&DelaySeconds=soon"), "InvalidParameterValue",
+               Protocol::kQuery);
+  expect_error(query_request(q + "&MessageBody=x&MessageAttribute.0.Name=a"),
+               "InvalidQueryParameter", Protocol::kQuery);
+  expect_error(query_request(q + "&MessageBody=x&MessageAttribute.1.Value.DataType=String"),
+               "MissingParameter", Protocol::kQuery);
+  expect_error(query_request(q + "&MessageBody=x&MessageAttribute.1.Name=a"),
+               "InvalidParameterValue", Protocol::kQuery);
+  expect_error(query_request(q + "&MessageBody=x&MessageAttribute.1.Name=a&MessageAttribute.1"
+                                 ".Value.DataType=Binary&MessageAttribute.1.Value.BinaryValue=!"),
+               "InvalidParameterValue", Protocol::kQuery);
+  expect_error(query_request(q + "&MessageBody=x&MessageBody.1=y"), "InvalidQueryParameter",
+               Protocol::kQuery);
+  expect_error(query_request(q + "&MessageBody=x&a..b=1"), "InvalidQueryParameter",
+               Protocol::kQuery);
+  expect_error(query_request("Action=SendMessage&QueueUrl=orders&MessageBody=x"),
+               "InvalidParameterValue", Protocol::kQuery);
+  expect_error(query_request("Action=AddPermission&QueueUrl=" + kUrl),
+               "AWS.SimpleQueueService.UnsupportedOperation", Protocol::kQuery);
+
+  std::string batch = "Action=SendMessageBatch&QueueUrl=" + kUrl;
+  expect_error(query_request(batch), "AWS.SimpleQueueService.EmptyBatchRequest",
+               Protocol::kQuery);
+  std::string eleven = batch;
+  for (int i = 1; i <= 11; ++i) {
+    std::string n = std::to_string(i);
+    eleven += "&SendMessageBatchRequestEntry." + n + ".Id=e" + n +
+              "&SendMessageBatchRequestEntry." + n + ".MessageBody=b";
+  }
+  expect_error(query_request(eleven), "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+               Protocol::kQuery);
+  expect_error(query_request(batch + "&SendMessageBatchRequestEntry.1.Id=a"
+                                     "&SendMessageBatchRequestEntry.1.MessageBody=b"
+                                     "&SendMessageBatchRequestEntry.2.Id=a"
+                                     "&SendMessageBatchRequestEntry.2.MessageBody=b"),
+               "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", Protocol::kQuery);
+  expect_error(query_request(batch + "&SendMessageBatchRequestEntry.1.Id=a.b"
+                                     "&SendMessageBatchRequestEntry.1.MessageBody=b"),
+               "AWS.SimpleQueueService.InvalidBatchEntryId", Protocol::kQuery);
+}
+
+TEST(SqsDecode, MalformedJsonRequests) {
+  const std::string url = "\"QueueUrl\": \"" + kUrl + "\"";
+  expect_error(json_request("Frobnicate", "{}"), "InvalidAction", Protocol::kJson);
+  HttpRequest no_target = json_request("SendMessage", "{}");
+  no_target.target = "";
+  expect_error(no_target, "InvalidAction", Protocol::kJson);
+  expect_error(json_request("SendMessage", "{\"QueueUrl\": "), "SerializationException",
+               Protocol::kJson);
+  expect_error(json_request("SendMessage", "[1]"), "SerializationException", Protocol::kJson);
+  expect_error(json_request("SendMessage", "{" + url + "}"), "MissingParameter",
+               Protocol::kJson);
+  expect_error(json_request("SendMessage", "{}"), "MissingParameter", Protocol::kJson);
+  expect_error(json_request("SendMessage", "{" + url + ", \"MessageBody\": 5}"),
+               "InvalidParameterValue", Protocol::kJson);
+  expect_error(json_request("SendMessage", "{" + url + ", \"MessageBody\": \"x\", "
+                                           "\"DelaySeconds\": -1}"),
+               "InvalidParameterValue", Protocol::kJson);
+  expect_error(json_request("SendMessage", "{" + url + ", \"MessageBody\": \"x\", "
+                                           "\"MessageAttributes\": {\"a\": 1}}"),
+               "InvalidParameterValue", Protocol::kJson);
+  expect_error(json_request("ReceiveMessage", "{" + url + ", \"AttributeNames\": \"All\"}"),
+               "InvalidParameterValue", Protocol::kJson);
+  expect_error(json_request("DeleteMessageBatch", "{" + url + ", \"Entries\": []}"),
+               "AWS.SimpleQueueService.EmptyBatchRequest", Protocol::kJson);
+  expect_error(json_request("DeleteMessageBatch", "{" + url + ", \"Entries\": [1]}"),
+               "InvalidParameterValue", Protocol::kJson);
+  expect_error(json_request("ChangeMessageVisibility",
+                            "{" + url + ", \"ReceiptHandle\": \"r\"}"),
+               "MissingParameter", Protocol::kJson);
+  expect_error(json_request("SetQueueAttributes", "{" + url + "}"), "MissingParameter",
+               Protocol::kJson);
+  expect_error(json_request("SendMessage", std::string("{\"Queue\0Url", 10)),
+               "SerializationException", Protocol::kJson);
+}
+
+bool has_header(const Reply& r, std::string_view name, std::string_view value) {
+  for (const auto& [n, v] : r.headers) {
+    if (http::iequals(n, name) && v == value) return true;
+  }
+  return false;
+}
+
+TEST(SqsEncode, ErrorRepliesInBothForms) {
+  ApiError e = api_error(queue::Error{queue::ErrorCode::kQueueDoesNotExist, "No such <queue>."});
+  Reply q = encode_error(Protocol::kQuery, e, "req-1");
+  EXPECT_EQ(q.status, 400);
+  EXPECT_EQ(q.body,
+            "<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Sender</Type>"
+            "<Code>AWS.SimpleQueueService.NonExistentQueue</Code>"
+            "<Message>No such &lt;queue&gt;.</Message><Detail/></Error>"
+            "<RequestId>req-1</RequestId></ErrorResponse>");
+  EXPECT_TRUE(has_header(q, "Content-Type", "text/xml"));
+
+  Reply j = encode_error(Protocol::kJson, e, "req-2");
+  EXPECT_EQ(j.status, 400);
+  EXPECT_EQ(j.body,
+            "{\"__type\":\"com.amazonaws.sqs#QueueDoesNotExist\",\"message\":\"No such <queue>.\"}");
+  EXPECT_TRUE(has_header(j, "x-amzn-query-error", "AWS.SimpleQueueService.NonExistentQueue;Sender"));
+  EXPECT_TRUE(has_header(j, "x-amzn-RequestId", "req-2"));
+
+  EXPECT_EQ(encode_error(Protocol::kJson, api_error(queue::ErrorCode::kOverLimit, "x"), "r").status,
+            403);
+  Reply purge = encode_error(Protocol::kQuery,
+                             api_error(queue::ErrorCode::kPurgeQueueInProgress, "x"), "r");
+  EXPECT_EQ(purge.status, 403);
+  EXPECT_NE(purge.body.find("<Code>AWS.SimpleQueueService.PurgeQueueInProgress</Code>"),
+            std::string::npos);
+
+  Decoded bad = decode(json_request("Nope", "{}").build());
+  Reply unknown = encode_error(bad.protocol, *bad.error, "r");
+  EXPECT_TRUE(has_header(unknown, "x-amzn-query-error", "InvalidAction;Sender"));
+  EXPECT_NE(unknown.body.find("com.amazonaws.sqs#InvalidAction"), std::string::npos);
+}
+
+struct Vector {
+  std::string name, type, value, md5;
+};
+
+const std::vector<Vector> kVectors = {
+    {"attribName1", "String", "attribValue 1", "19e27d4e946b072f3f58da80d94fd778"},
+    {"customNumberTypeAttrib", "Number.float", "4563442423554324324264524243.32543234",
+     "9fe1b90bbd9965bdf77bac517c7d2495"},
+    {"binaryAttribute", "Binary", "Hello binary world!", "31a92b15d92f8db860eda32aceb656c3"},
+};
+
+TEST(SqsEncode, SendMessageMd5VectorsInBothProtocols) {
+  std::vector<queue::MessageAttribute> all;
+  for (const auto& v : kVectors) all.push_back({v.name, v.type, v.value});
+  for (size_t i = 0; i <= kVectors.size(); ++i) {
+    SendMessageReply sent;
+    sent.body = "hello";
+    sent.attributes = i < kVectors.size() ? std::span(all).subspan(i, 1) : std::span(all);
+    std::string md5 = i < kVectors.size() ? kVectors[i].md5 : "c932db14a896c663f83c260297d594ff";
+    Reply j = encode_send_message(Protocol::kJson, sent, "r");
+    EXPECT_NE(j.body.find("\"MD5OfMessageAttributes\":\"" + md5 + "\""), std::string::npos)
+        << j.body;
+    Reply q = encode_send_message(Protocol::kQuery, sent, "r");
+    EXPECT_NE(q.body.find("<MD5OfMessageAttributes>" + md5 + "</MD5OfMessageAttributes>"),
+              std::string::npos)
+        << q.body;
+  }
+}
+
+TEST(SqsEncode, SendMessageReplyShape) {
+  SendMessageReply sent;
+  sent.message_id.bytes[15] = 1;
+  sent.body = "hello";
+  std::string id = sent.message_id.to_string();
+  std::string md5 = queue::to_hex(queue::md5_of_body("hello"));
+  EXPECT_EQ(md5, "5d41402abc4b2a76b9719d911017c592");
+  Reply q = encode_send_message(Protocol::kQuery, sent, "req");
+  EXPECT_EQ(q.body, "<?xml version=\"1.0\"?><SendMessageResponse "
+                    "xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><SendMessageResult>"
+                    "<MD5OfMessageBody>" + md5 + "</MD5OfMessageBody><MessageId>" + id +
+                    "</MessageId></SendMessageResult><ResponseMetadata><RequestId>req"
+                    "</RequestId></ResponseMetadata></SendMessageResponse>");
+  Reply j = encode_send_message(Protocol::kJson, sent, "req");
+  EXPECT_EQ(j.body, "{\"MD5OfMessageBody\":\"" + md5 + "\",\"MessageId\":\"" + id + "\"}");
+  EXPECT_TRUE(has_header(j, "Content-Type", "application/x-amz-json-1.0"));
+  EXPECT_TRUE(has_header(j, "x-amzn-RequestId", "req"));
+  sent.sequence_number = 18;
+  EXPECT_NE(encode_send_message(Protocol::kJson, sent, "r").body.find("\"SequenceNumber\":\"18\""),
+            std::string::npos);
+}
+
+TEST(SqsEncode, ReceiveReplyWithAttributesAndEscaping) {
+  std::vector<queue::MessageAttribute> attrs = {
+      {"attribName1", "String", "attribValue 1"},
+      {"binaryAttribute", "Binary", "Hello binary world!"},
+      {"other", "String", "x"},
+  };
+  queue::ReceivedMessage m;
+  m.body = "a<b>&\"c\"\r\n\t'";
+  m.attributes = attrs;
+  m.sent_timestamp_ms = 1000;
+  m.receive_count = 2;
+  m.receipt_handle.text.fill('f');
+  ReceiveMessageRequest request;
+  request.system_attribute_names = {"ApproximateReceiveCount"};
+  request.message_attribute_names = {"attribName1", "binary.*", "binaryAttribute"};
+  std::vector<queue::ReceivedMessage> messages = {m};
+
+  Reply q = encode_receive(Protocol::kQuery, request, messages, "r");
+  EXPECT_NE(q.body.find("<Body>a&lt;b&gt;&amp;&quot;c&quot;&#xD;&#xA;&#x9;&apos;</Body>"),
+            std::string::npos) << q.body;
+  EXPECT_NE(q.body.find("<Attribute><Name>ApproximateReceiveCount</Name><Value>2</Value>"
+                        "</Attribute>"),
+            std::string::npos) << q.body;
+  EXPECT_EQ(q.body.find("SentTimestamp"), std::string::npos);
+  EXPECT_NE(q.body.find("<MessageAttribute><Name>binaryAttribute</Name><Value><BinaryValue>"
+                        "SGVsbG8gYmluYXJ5IHdvcmxkIQ==</BinaryValue><DataType>Binary</DataType>"
+                        "</Value></MessageAttribute>"),
+            std::string::npos) << q.body;
+  EXPECT_EQ(q.body.find("<Name>other</Name>"), std::string::npos);
+  std::string both_md5 = queue::to_hex(queue::md5_of_attributes(std::span(attrs).first(2)));
+  EXPECT_NE(q.body.find("<MD5OfMessageAttributes>" + both_md5 + "</MD5OfMessageAttributes>"),
+            std::string::npos);
+  EXPECT_NE(q.body.find("<Message><Attribute>"), std::string::npos);
+
+  Reply j = encode_receive(Protocol::kJson, request, messages, "r");
+  EXPECT_NE(j.body.find("\"Body\":\"a<b>&\\\"c\\\"\\r\\n\\t'\""), std::string::npos) << j.body;
+  EXPECT_NE(j.body.find("\"binaryAttribute\":{\"BinaryValue\":\"SGVsbG8gYmluYXJ5IHdvcmxkIQ==\","
+                        "\"DataType\":\"Binary\"}"),
+            std::string::npos) << j.body;
+
+  request.message_attribute_names.clear();
+  Reply none = encode_receive(Protocol::kJson, request, messages, "r");
+  EXPECT_EQ(none.body.find("MD5OfMessageAttributes"), std::string::npos);
+  EXPECT_EQ(encode_receive(Protocol::kJson, request, {}, "r").body, "{}");
+  EXPECT_NE(encode_receive(Protocol::kQuery, request, {}, "r").body.find(
+                "<ReceiveMessageResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"
+                "<ResponseMetadata>"),
+            std::string::npos);
+}
+
+TEST(SqsEncode, BatchReplies) {
+  std::vector<BatchReplyEntry> entries(2);
+  entries[0].id = "a";
+  entries[1].id = "b";
+  entries[1].error = api_error(queue::ErrorCode::kMessageNotInflight, "not in flight");
+  Reply q = encode_batch(Protocol::kQuery, Action::kChangeMessageVisibilityBatch, entries, "r");
+  EXPECT_NE(q.body.find("<ChangeMessageVisibilityBatchResult><BatchResultErrorEntry>"
+                        "<Code>AWS.SimpleQueueService.MessageNotInflight</Code><Id>b</Id>"
+                        "<Message>not in flight</Message><SenderFault>true</SenderFault>"
+                        "</BatchResultErrorEntry><ChangeMessageVisibilityBatchResultEntry>"
+                        "<Id>a</Id></ChangeMessageVisibilityBatchResultEntry>"),
+            std::string::npos) << q.body;
+  Reply j = encode_batch(Protocol::kJson, Action::kDeleteMessageBatch, entries, "r");
+  EXPECT_EQ(j.body, "{\"Failed\":[{\"Code\":\"MessageNotInflight\",\"Id\":\"b\",\"Message\":"
+                    "\"not in flight\",\"SenderFault\":true}],\"Successful\":[{\"Id\":\"a\"}]}");
+  entries[0].sent.body = "hello";
+  Reply s = encode_batch(Protocol::kQuery, Action::kSendMessageBatch, entries, "r");
+  EXPECT_NE(s.body.find("<SendMessageBatchResultEntry><Id>a</Id><MD5OfMessageBody>"
+                        "5d41402abc4b2a76b9719d911017c592</MD5OfMessageBody>"),
+            std::string::npos) << s.body;
+}
+
+TEST(SqsEncode, QueueReplies) {
+  Reply url = encode_queue_url(Protocol::kQuery, Action::kCreateQueue, kUrl, "r");
+  EXPECT_NE(url.body.find("<CreateQueueResult><QueueUrl>" + kUrl + "</QueueUrl>"
+                          "</CreateQueueResult>"),
+            std::string::npos);
+  EXPECT_EQ(encode_queue_url(Protocol::kJson, Action::kGetQueueUrl, kUrl, "r").body,
+            "{\"QueueUrl\":\"" + kUrl + "\"}");
+  std::vector<std::string> urls = {kUrl, kUrl + "2"};
+  Reply list = encode_list_queues(Protocol::kQuery, urls, "next", "r");
+  EXPECT_NE(list.body.find("<ListQueuesResult><NextToken>next</NextToken><QueueUrl>" + kUrl +
+                           "</QueueUrl><QueueUrl>" + kUrl + "2</QueueUrl></ListQueuesResult>"),
+            std::string::npos) << list.body;
+  EXPECT_EQ(encode_list_queues(Protocol::kJson, {}, "", "r").body, "{}");
+  NameValues attrs = {{"VisibilityTimeout", "30"}, {"Policy", "{\"a\":\"<b>\"}"}};
+  Reply ga = encode_attributes(Protocol::kQuery, Action::kGetQueueAttributes, attrs, "r");
+  EXPECT_NE(ga.body.find("<Attribute><Name>Policy</Name><Value>{&quot;a&quot;:&quot;&lt;b&gt;"
+                         "&quot;}</Value></Attribute>"),
+            std::string::npos) << ga.body;
+  Reply tags = encode_attributes(Protocol::kQuery, Action::kListQueueTags, {{"team", "core"}}, "r");
+  EXPECT_NE(tags.body.find("<ListQueueTagsResult><Tag><Key>team</Key><Value>core</Value></Tag>"),
+            std::string::npos) << tags.body;
+  EXPECT_EQ(encode_attributes(Protocol::kJson, Action::kListQueueTags, {{"team", "core"}}, "r")
+                .body,
+            "{\"Tags\":{\"team\":\"core\"}}");
+  Reply empty = encode_empty(Protocol::kQuery, Action::kDeleteQueue, "id&1");
+  EXPECT_EQ(empty.body, "<?xml version=\"1.0\"?><DeleteQueueResponse "
+                        "xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><ResponseMetadata>"
+                        "<RequestId>id&amp;1</RequestId></ResponseMetadata>"
+                        "</DeleteQueueResponse>");
+  EXPECT_EQ(encode_empty(Protocol::kJson, Action::kPurgeQueue, "r").body, "{}");
+}
+
+TEST(SqsCodec, Base64) {
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("f"), "Zg==");
+  EXPECT_EQ(base64_encode("fo"), "Zm8=");
+  EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_decode("Zm9vYg=="), "foob");
+  EXPECT_EQ(base64_decode("Zm9vYmE="), "fooba");
+  EXPECT_EQ(base64_decode(""), "");
+  EXPECT_FALSE(base64_decode("Zm9").has_value());
+  EXPECT_FALSE(base64_decode("Zm=v").has_value());
+  EXPECT_FALSE(base64_decode("Z===").has_value());
+  EXPECT_FALSE(base64_decode("Zg==Zg==").has_value());
+  std::string bytes;
+  for (int i = 0; i < 256; ++i) bytes += static_cast<char>(i);
+  EXPECT_EQ(base64_decode(base64_encode(bytes)), bytes);
+}
+
+TEST(SqsCodec, SendEntryView) {
+  SendMessageEntry e;
+  e.body = "b";
+  e.attributes = {{"n", "Number", "1"}};
+  e.delay_s = 4;
+  std::vector<queue::MessageAttribute> storage;
+  queue::SendEntry v = e.view(storage);
+  EXPECT_EQ(v.body, "b");
+  ASSERT_EQ(v.attributes.size(), 1u);
+  EXPECT_EQ(v.attributes[0].data_type, "Number");
+  EXPECT_EQ(v.delay_s, 4u);
+}
+
+}  // namespace
+}  // namespace sluice::api::sqs
