@@ -111,6 +111,8 @@ TEST(HttpParser, ConnectionSemanticsAndForms) {
   EXPECT_TRUE(p.request().upgrade);
 }
 
+constexpr char kNulInValue[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n";
+
 TEST(HttpParser, RefusesAmbiguityWithTheRightStatus) {
   const std::string long_target(9000, 'a');
   std::string many_headers = "GET / HTTP/1.1\r\nHost: h\r\n";
@@ -134,7 +136,7 @@ TEST(HttpParser, RefusesAmbiguityWithTheRightStatus) {
       {"bare LF", "GET / HTTP/1.1\nHost: h\n\n", 400},
       {"bare LF in a header", "GET / HTTP/1.1\r\nHost: h\nX: y\r\n\r\n", 400},
       {"bare CR", "GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n", 400},
-      {"NUL in a value", std::string("GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 37), 400},
+      {"NUL in a value", std::string(kNulInValue, sizeof kNulInValue - 1), 400},
       {"no Host", "GET / HTTP/1.1\r\n\r\n", 400},
       {"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
       {"HTTP/2.0", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
