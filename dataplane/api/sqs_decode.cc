@@ -160,8 +160,9 @@ json build(const Group& items, size_t depth) {
   for (const FlatParam* p : items) groups[p->path[depth]].push_back(p);
   json out = json::object();
   for (const auto& [name, group] : groups) {
+    const std::string_view query_name = name;  // clang 14 cannot capture a structured binding
     auto list = std::find_if(kLists.begin(), kLists.end(),
-                             [&](const ListRule& r) { return r.query == name; });
+                             [&](const ListRule& r) { return r.query == query_name; });
     const FlattenedMap* map = find_flattened_map(name, false);
     if (list != kLists.end()) {
       json& array = out[std::string(list->json)] = json::array();
