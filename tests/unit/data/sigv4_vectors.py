@@ -189,7 +189,7 @@ def main():
         ("sigv4auth/unsigned-payload", SigV4Auth(creds, "sqs", "eu-west-3"), "POST",
          "http://localhost:9324/", body, {**form, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}),
         ("sigv4auth/date-header", SigV4Auth(creds, "sqs", "us-east-1"), "POST",
-         "http://localhost:9324/", body, {**form, "Date": "placeholder"}),
+         "http://localhost:9324/", body, {**form, "Date": "Sat, 21 Nov 2026 10:00:00 GMT"}),
         ("sigv4auth/path-and-query", SigV4Auth(creds, "sqs", "us-east-1"), "GET",
          "http://localhost:9324/000000000000/./a//b/../orders%20q?b=2&a=&a=1&c", None,
          {"X-Custom": "  spaced    value  "}),
