@@ -21,9 +21,13 @@ constexpr auto kReconnectInterval = seconds(1);
 // Slow-start ramps and drain delays move with time alone: recompile this often while any runs.
 constexpr auto kTimeTick = seconds(1);
 
-double to_seconds(health::Duration d) { return std::chrono::duration<double>(d).count(); }
+double to_seconds(health::Duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
-std::vector<uint8_t> encoded(const control::ApplySnapshot& s) { return control::encode(s); }
+std::vector<uint8_t> encoded(const control::ApplySnapshot& s) {
+  return control::encode(s);
+}
 
 Json result_json(const health::CheckResult& r) {
   Json j = {{"pass", r.pass}, {"latency_ms", to_seconds(r.latency) * 1000}};
@@ -40,24 +44,23 @@ Appliance::Appliance(ControlConfig config, std::string config_path, DataplaneSin
       config_path_(std::move(config_path)),
       sink_(sink),
       checker_(checker_seed),
-      generation_(static_cast<uint64_t>(duration_cast<milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count())) {
-  checker_.on_result(
-      [this](health::TargetId id, const health::CheckResult& r, TargetState before,
-             TargetState after) {
-        // Runs inside checker_.poll(), which poll() calls with mu_ held.
-        auto k = keys_.find(id);
-        if (k == keys_.end()) return;
-        Tracked& t = tracked_[k->second];
-        (r.pass ? t.passes : t.failures)++;
-        const double s = to_seconds(r.latency);
-        size_t b = 0;
-        while (b < std::size(kCheckLatencyBuckets) && s > kCheckLatencyBuckets[b]) ++b;
-        t.latency_buckets[b]++;
-        t.latency_sum_s += s;
-        if (before != after) dirty_ = true;
-      });
+      generation_(static_cast<uint64_t>(
+          duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count())) {
+  checker_.on_result([this](health::TargetId id, const health::CheckResult& r, TargetState before,
+                            TargetState after) {
+    // Runs inside checker_.poll(), which poll() calls with mu_ held.
+    auto k = keys_.find(id);
+    if (k == keys_.end()) return;
+    Tracked& t = tracked_[k->second];
+    (r.pass ? t.passes : t.failures)++;
+    const double s = to_seconds(r.latency);
+    size_t b = 0;
+    while (b < std::size(kCheckLatencyBuckets) && s > kCheckLatencyBuckets[b]) ++b;
+    t.latency_buckets[b]++;
+    t.latency_sum_s += s;
+    if (before != after) dirty_ = true;
+  });
   std::lock_guard lock(mu_);
   sync_checker_locked();
 }
@@ -142,7 +145,8 @@ snapshot::HealthView Appliance::health_view_locked() const {
 }
 
 control::ApplySnapshot Appliance::compile_locked() {
-  lb::LbConfig lb = snapshot::compile_lb_config(config_, health_view_locked(), health::Clock::now());
+  lb::LbConfig lb =
+      snapshot::compile_lb_config(config_, health_view_locked(), health::Clock::now());
   return {.generation = 0,
           .nat_addresses = std::move(lb.nat_addresses),
           .tunnel_sources = std::move(lb.tunnel_sources),
@@ -432,8 +436,8 @@ Json Appliance::target_json_locked(const TargetGroup& g, const IpAddress& addres
   j["failures"] = t.failures;
   if (status->last_result) j["last_check"] = result_json(*status->last_result);
   if (status->state == TargetState::kDraining) {
-    j["drain_remaining_s"] = to_seconds(
-        h->drain_remaining(health::Clock::now(), seconds(g.deregistration_delay_s)));
+    j["drain_remaining_s"] =
+        to_seconds(h->drain_remaining(health::Clock::now(), seconds(g.deregistration_delay_s)));
   }
   if (g.slow_start_s != 0 && status->state == TargetState::kHealthy)
     j["slow_start_fraction"] = status->weight_fraction;

@@ -47,8 +47,8 @@ struct TargetRef {
 };
 
 // Buckets (seconds) of the health-check latency histogram.
-inline constexpr double kCheckLatencyBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                  0.05,   0.1,   0.25,   0.5,   1,    2.5, 5};
+inline constexpr double kCheckLatencyBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1,    0.25,  0.5,    1,     2.5,  5};
 
 class Appliance {
  public:
@@ -116,7 +116,7 @@ class Appliance {
   std::map<snapshot::TargetKey, Tracked> tracked_;
   std::map<health::TargetId, snapshot::TargetKey> keys_;
   health::TargetId next_id_ = 1;
-  bool dirty_ = true;  // the snapshot may have changed since the last push
+  bool dirty_ = true;                 // the snapshot may have changed since the last push
   std::vector<uint8_t> last_pushed_;  // encoded services of the dataplane's current snapshot
   uint64_t generation_ = 0;
   uint64_t pushed_connection_ = 0;  // the sink's connection serial our snapshot went to

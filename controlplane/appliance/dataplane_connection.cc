@@ -26,8 +26,8 @@ bool DataplaneConnection::ensure_connected(std::string* error) {
   return true;
 }
 
-std::optional<control::SnapshotResult> DataplaneConnection::apply(const control::ApplySnapshot& snapshot,
-                                                            std::string* error) {
+std::optional<control::SnapshotResult> DataplaneConnection::apply(
+    const control::ApplySnapshot& snapshot, std::string* error) {
   auto reply = client_.call(snapshot, timeout_, error);
   if (!reply) return std::nullopt;
   if (auto* r = std::get_if<control::SnapshotResult>(&*reply)) return *r;

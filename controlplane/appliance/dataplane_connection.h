@@ -14,7 +14,7 @@ namespace sluice::controlplane {
 class DataplaneConnection : public DataplaneSink {
  public:
   explicit DataplaneConnection(std::string socket_path,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                               std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   bool ensure_connected(std::string* error) override;
   bool connected() const override { return client_.connected(); }

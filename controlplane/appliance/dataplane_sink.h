@@ -1,6 +1,6 @@
 // Where the control plane's compiled snapshots go and where its counters come from: the running
-// dataplane behind the control socket (DataplaneConnection). An interface so that the logic above it can
-// be driven in unit tests without a dataplane process.
+// dataplane behind the control socket (DataplaneConnection). An interface so that the logic above
+// it can be driven in unit tests without a dataplane process.
 #pragma once
 
 #include <optional>

@@ -257,8 +257,8 @@ int main(int argc, char** argv) {
       r = api.call("POST", "/v1/target-groups/" + segment(group) + "/targets",
                    {{"target", target}, {"weight", weight}});
       show = [&] {
-        fmt::print("registered {} in {} with weight {}{}\n", get_or(r, "registered"), group,
-                   weight, dataplane_outcome(r));
+        fmt::print("registered {} in {} with weight {}{}\n", get_or(r, "registered"), group, weight,
+                   dataplane_outcome(r));
       };
     } else if (dereg->parsed()) {
       r = api.call("DELETE", target_path(group, target));

@@ -57,8 +57,8 @@ void PrometheusText::sample(std::string& out, const std::string& name, const Lab
   out += ' ' + number(value) + '\n';
 }
 
-void PrometheusText::counter(const std::string& name, const std::string& help,
-                             const Labels& labels, double value) {
+void PrometheusText::counter(const std::string& name, const std::string& help, const Labels& labels,
+                             double value) {
   sample(family(name, help, "counter").samples, name, labels, value);
 }
 

@@ -31,8 +31,7 @@ class PrometheusText {
     std::string help, type, samples;
   };
   Family& family(const std::string& name, const std::string& help, const char* type);
-  static void sample(std::string& out, const std::string& name, const Labels& labels,
-                     double value);
+  static void sample(std::string& out, const std::string& name, const Labels& labels, double value);
 
   std::vector<std::string> order_;
   std::map<std::string, Family> families_;

@@ -194,12 +194,12 @@ struct UntagQueueRequest {
   std::vector<std::string> keys;
 };
 
-using Params = std::variant<SendMessageRequest, SendMessageBatchRequest, ReceiveMessageRequest,
-                            DeleteMessageRequest, DeleteMessageBatchRequest,
-                            ChangeVisibilityRequest, ChangeVisibilityBatchRequest,
-                            CreateQueueRequest, GetQueueUrlRequest, QueueOnlyRequest,
-                            ListQueuesRequest, GetQueueAttributesRequest,
-                            SetQueueAttributesRequest, TagQueueRequest, UntagQueueRequest>;
+using Params =
+    std::variant<SendMessageRequest, SendMessageBatchRequest, ReceiveMessageRequest,
+                 DeleteMessageRequest, DeleteMessageBatchRequest, ChangeVisibilityRequest,
+                 ChangeVisibilityBatchRequest, CreateQueueRequest, GetQueueUrlRequest,
+                 QueueOnlyRequest, ListQueuesRequest, GetQueueAttributesRequest,
+                 SetQueueAttributesRequest, TagQueueRequest, UntagQueueRequest>;
 
 struct Request {
   Action action;
@@ -268,8 +268,7 @@ Reply encode_batch(Protocol protocol, Action action, std::span<const BatchReplyE
 // ReceiveMessage: the message system attributes named by `request` (or All) and the message
 // attributes it names (All, `.*` prefixes or exact names).
 Reply encode_receive(Protocol protocol, const ReceiveMessageRequest& request,
-                     std::span<const queue::ReceivedMessage> messages,
-                     std::string_view request_id);
+                     std::span<const queue::ReceivedMessage> messages, std::string_view request_id);
 
 // The text of a reply value, for XML: &, <, >, " and ' escaped, and the characters SQS allows
 // in message bodies that XML 1.0 cannot carry literally (#x9, #xA, #xD) as character references.

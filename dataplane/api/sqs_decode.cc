@@ -20,17 +20,28 @@ using nlohmann::json;
 using queue::ErrorCode;
 
 constexpr std::array<std::string_view, 23> kActionNames = {
-    "CreateQueue",        "DeleteQueue",
-    "ListQueues",         "GetQueueUrl",
-    "GetQueueAttributes", "SetQueueAttributes",
-    "PurgeQueue",         "SendMessage",
-    "SendMessageBatch",   "ReceiveMessage",
-    "DeleteMessage",      "DeleteMessageBatch",
-    "ChangeMessageVisibility", "ChangeMessageVisibilityBatch",
-    "TagQueue",           "UntagQueue",
-    "ListQueueTags",      "AddPermission",
-    "RemovePermission",   "ListDeadLetterSourceQueues",
-    "StartMessageMoveTask", "CancelMessageMoveTask",
+    "CreateQueue",
+    "DeleteQueue",
+    "ListQueues",
+    "GetQueueUrl",
+    "GetQueueAttributes",
+    "SetQueueAttributes",
+    "PurgeQueue",
+    "SendMessage",
+    "SendMessageBatch",
+    "ReceiveMessage",
+    "DeleteMessage",
+    "DeleteMessageBatch",
+    "ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch",
+    "TagQueue",
+    "UntagQueue",
+    "ListQueueTags",
+    "AddPermission",
+    "RemovePermission",
+    "ListDeadLetterSourceQueues",
+    "StartMessageMoveTask",
+    "CancelMessageMoveTask",
     "ListMessageMoveTasks",
 };
 
@@ -48,9 +59,9 @@ struct Refusal {
 }
 
 [[noreturn]] void invalid_value(std::string_view member, std::string_view reason) {
-  refuse(ErrorCode::kInvalidParameterValue,
-         "Value for parameter " + std::string(member) + " is invalid. Reason: " +
-             std::string(reason) + ".");
+  refuse(ErrorCode::kInvalidParameterValue, "Value for parameter " + std::string(member) +
+                                                " is invalid. Reason: " + std::string(reason) +
+                                                ".");
 }
 
 int hex_digit(char c) {
@@ -94,7 +105,8 @@ void parse_form(std::string_view form, std::map<std::string, std::string>& param
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     std::string key = url_decode(pair.substr(0, eq));
-    std::string value = eq == std::string_view::npos ? std::string{} : url_decode(pair.substr(eq + 1));
+    std::string value =
+        eq == std::string_view::npos ? std::string{} : url_decode(pair.substr(eq + 1));
     params[std::move(key)] = std::move(value);
   }
 }
@@ -184,9 +196,9 @@ json build(const Group& items, size_t depth) {
           }
         }
         if (key == nullptr) {
-          refuse(ErrorCode::kMissingParameter,
-                 "The request must contain the parameter " + std::string(name) + "." +
-                     std::to_string(index) + "." + std::string(map->key) + ".");
+          refuse(ErrorCode::kMissingParameter, "The request must contain the parameter " +
+                                                   std::string(name) + "." + std::to_string(index) +
+                                                   "." + std::string(map->key) + ".");
         }
         object[key->value] = value.empty() ? json("") : value_at(value, depth + 3);
       }
@@ -310,8 +322,10 @@ std::vector<MessageAttributeValue> message_attributes(const json& j, std::string
       auto text = opt_string(value, "StringValue");
       if (!text) {
         refuse(ErrorCode::kInvalidParameterValue,
-               "The message attribute '" + key + "' must contain a non-empty message attribute "
-               "value for message attribute type '" + a.data_type + "'.");
+               "The message attribute '" + key +
+                   "' must contain a non-empty message attribute "
+                   "value for message attribute type '" +
+                   a.data_type + "'.");
       }
       a.value = std::move(*text);
     }
@@ -472,8 +486,7 @@ Params decode_params(Action action, const json& j, const Context& ctx) {
       return QueueOnlyRequest{queue_ref(j, ctx)};
     case Action::kListQueues:
       return ListQueuesRequest{opt_string(j, "QueueNamePrefix").value_or(""),
-                               opt_uint(j, "MaxResults"),
-                               opt_string(j, "NextToken").value_or("")};
+                               opt_uint(j, "MaxResults"), opt_string(j, "NextToken").value_or("")};
     case Action::kGetQueueAttributes:
       return GetQueueAttributesRequest{queue_ref(j, ctx), string_list(j, "AttributeNames")};
     case Action::kSetQueueAttributes: {
@@ -519,7 +532,9 @@ ApiError api_error(queue::ErrorCode code, std::string message) {
                   std::move(message)};
 }
 
-ApiError api_error(const queue::Error& error) { return api_error(error.code, error.message); }
+ApiError api_error(const queue::Error& error) {
+  return api_error(error.code, error.message);
+}
 
 queue::SendEntry SendMessageEntry::view(std::vector<queue::MessageAttribute>& storage) const {
   storage.clear();
@@ -545,7 +560,8 @@ Decoded decode(const http::Request& request) {
       const http::Header* target = request.find("X-Amz-Target");
       constexpr std::string_view kPrefix = "AmazonSQS.";
       if (target == nullptr || !target->value.starts_with(kPrefix)) {
-        refuse_protocol("InvalidAction", "The request must name an AmazonSQS action in X-Amz-Target.");
+        refuse_protocol("InvalidAction",
+                        "The request must name an AmazonSQS action in X-Amz-Target.");
       }
       action = action_of(target->value.substr(kPrefix.size()));
       params = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);

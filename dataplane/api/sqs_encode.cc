@@ -25,9 +25,12 @@ std::string_view list_element(std::string_view member, Action action) {
   if (member == "Failed") return "BatchResultErrorEntry";
   if (member == "Successful") {
     switch (action) {
-      case Action::kSendMessageBatch: return "SendMessageBatchResultEntry";
-      case Action::kDeleteMessageBatch: return "DeleteMessageBatchResultEntry";
-      default: return "ChangeMessageVisibilityBatchResultEntry";
+      case Action::kSendMessageBatch:
+        return "SendMessageBatchResultEntry";
+      case Action::kDeleteMessageBatch:
+        return "DeleteMessageBatchResultEntry";
+      default:
+        return "ChangeMessageVisibilityBatchResultEntry";
     }
   }
   return {};
@@ -276,15 +279,32 @@ std::string xml_escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\t': out += "&#x9;"; break;
-      case '\n': out += "&#xA;"; break;
-      case '\r': out += "&#xD;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\t':
+        out += "&#x9;";
+        break;
+      case '\n':
+        out += "&#xA;";
+        break;
+      case '\r':
+        out += "&#xD;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

@@ -24,9 +24,8 @@ inline constexpr std::array<FlattenedMap, 4> kFlattenedMaps = {{
 
 // The map whose query element (or, with by_member, JSON member) is `name`; nullptr if none.
 inline const FlattenedMap* find_flattened_map(std::string_view name, bool by_member) {
-  auto it = std::find_if(kFlattenedMaps.begin(), kFlattenedMaps.end(), [&](const auto& m) {
-    return (by_member ? m.member : m.element) == name;
-  });
+  auto it = std::find_if(kFlattenedMaps.begin(), kFlattenedMaps.end(),
+                         [&](const auto& m) { return (by_member ? m.member : m.element) == name; });
   return it == kFlattenedMaps.end() ? nullptr : &*it;
 }
 

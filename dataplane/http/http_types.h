@@ -11,11 +11,11 @@
 namespace sluice::http {
 
 struct Limits {
-  size_t max_head_bytes = 16 * 1024;   // request line and headers together (431 beyond)
-  size_t max_target_bytes = 8 * 1024;  // the request-target (414 beyond)
-  size_t max_headers = 100;            // header fields (431 beyond)
-  size_t max_body_bytes = 1 << 20;     // decoded body (413 beyond)
-  size_t max_trailer_bytes = 4 * 1024; // trailer section of a chunked body (431 beyond)
+  size_t max_head_bytes = 16 * 1024;    // request line and headers together (431 beyond)
+  size_t max_target_bytes = 8 * 1024;   // the request-target (414 beyond)
+  size_t max_headers = 100;             // header fields (431 beyond)
+  size_t max_body_bytes = 1 << 20;      // decoded body (413 beyond)
+  size_t max_trailer_bytes = 4 * 1024;  // trailer section of a chunked body (431 beyond)
 };
 
 inline constexpr size_t kMaxHeaders = 128;  // storage; Limits::max_headers may be lower

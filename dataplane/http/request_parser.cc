@@ -14,10 +14,14 @@ constexpr bool is_tchar(unsigned char c) {
 }
 
 // A field value's bytes: VCHAR, obs-text, SP and HTAB.
-constexpr bool is_field_char(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+constexpr bool is_field_char(unsigned char c) {
+  return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
 
 // A request-target's bytes: visible ASCII only.
-constexpr bool is_target_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
+constexpr bool is_target_char(unsigned char c) {
+  return c > 0x20 && c < 0x7f;
+}
 
 bool all_tchar(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_tchar(c); });
@@ -229,11 +233,11 @@ RequestParser::Status RequestParser::decide_framing(std::string_view b) {
   }
   const bool http11 = request_.version == Version::kHttp11;
   if (hosts > 1 || (http11 && hosts == 0)) return fail(400, "a request needs exactly one Host");
-  if (encodings > 0 && lengths > 0)
-    return fail(400, "both Content-Length and Transfer-Encoding");
+  if (encodings > 0 && lengths > 0) return fail(400, "both Content-Length and Transfer-Encoding");
   if (lengths > 1) return fail(400, "repeated Content-Length");
   if (encodings > 1) return fail(400, "repeated Transfer-Encoding");
-  request_.keep_alive = http11 ? !list_has(connection, "close") : list_has(connection, "keep-alive");
+  request_.keep_alive =
+      http11 ? !list_has(connection, "close") : list_has(connection, "keep-alive");
   request_.upgrade = has_upgrade && list_has(connection, "upgrade");
   request_.expect_continue = false;
   if (!expect.empty()) {
@@ -305,7 +309,8 @@ RequestParser::Status RequestParser::parse_chunked(std::string_view b) {
       }
       case Phase::kChunkDataEnd:
         if (b.size() - pos_ < 2) return Status::kIncomplete;
-        if (b[pos_] != '\r' || b[pos_ + 1] != '\n') return fail(400, "chunk data longer than its size");
+        if (b[pos_] != '\r' || b[pos_ + 1] != '\n')
+          return fail(400, "chunk data longer than its size");
         pos_ += 2;
         phase_ = Phase::kChunkSize;
         break;
@@ -325,7 +330,8 @@ RequestParser::Status RequestParser::parse_chunked(std::string_view b) {
           return Status::kComplete;
         }
         trailer_bytes_ += line.size() + 2;
-        if (trailer_bytes_ > limits_.max_trailer_bytes) return fail(431, "trailer section too large");
+        if (trailer_bytes_ > limits_.max_trailer_bytes)
+          return fail(431, "trailer section too large");
         // Trailer fields are checked like header fields and otherwise ignored.
         const size_t colon = line.find(':');
         if (line.find('\r') != std::string_view::npos || colon == std::string_view::npos ||

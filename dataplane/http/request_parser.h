@@ -39,7 +39,15 @@ class RequestParser {
   void reset();
 
  private:
-  enum class Phase : uint8_t { kHead, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailer, kDone };
+  enum class Phase : uint8_t {
+    kHead,
+    kBody,
+    kChunkSize,
+    kChunkData,
+    kChunkDataEnd,
+    kTrailer,
+    kDone
+  };
   struct Span {
     uint32_t at = 0, len = 0;
   };
@@ -57,8 +65,8 @@ class RequestParser {
   Phase phase_ = Phase::kHead;
   size_t head_start_ = 0;  // after the empty lines that may precede the request line
   size_t scanned_ = 0;     // head bytes checked for line endings so far
-  size_t head_size_ = 0;  // request line + headers + the empty line
-  size_t pos_ = 0;        // next byte of the body to look at
+  size_t head_size_ = 0;   // request line + headers + the empty line
+  size_t pos_ = 0;         // next byte of the body to look at
   uint64_t content_length_ = 0;
   uint64_t chunk_left_ = 0;
   size_t trailer_bytes_ = 0;

@@ -79,8 +79,7 @@ Status QueueEngine::accept_relayed(std::string_view queue, const RelayedMessage&
   return accept(t, message);
 }
 
-void QueueEngine::finish_handover(const RelayedMessage& r, std::string_view target,
-                                  bool accepted) {
+void QueueEngine::finish_handover(const RelayedMessage& r, std::string_view target, bool accepted) {
   Operation op(*this);
   Queue* q = find(r.origin_queue);
   Message* m = q == nullptr ? nullptr : messages_.find(r.origin_slot);
@@ -104,8 +103,8 @@ bool QueueEngine::move_message(Message* m, std::string_view target, std::string_
   Queue* q = m->queue;
   const RelayedMessage r = relayed_view(*m, source_arn);
   Queue* t = find(target);
-  const bool moved = t != nullptr ? t != q && accept(t, r).ok()
-                                  : relay_ != nullptr && relay_->relay(target, r);
+  const bool moved =
+      t != nullptr ? t != q && accept(t, r).ok() : relay_ != nullptr && relay_->relay(target, r);
   if (!moved) {
     ++stats_.relay_refused;
     return false;

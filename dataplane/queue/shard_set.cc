@@ -60,7 +60,9 @@ class RelayCall final : public ShardCall {
 
 struct ShardSet::Shard final : MessageRelay {
   Shard(ShardSet& set, uint32_t index, const EngineConfig& config, const Clock& clock)
-      : set(set), index(index), memory(std::make_unique<QueueEngine>(config, clock)),
+      : set(set),
+        index(index),
+        memory(std::make_unique<QueueEngine>(config, clock)),
         engine(*memory) {
     engine.set_relay(this);
   }

@@ -17,10 +17,14 @@ constexpr uint16_t kBufferGroup = 0;
 constexpr int kOpShift = 56;
 constexpr uint64_t kIdMask = (uint64_t{1} << kOpShift) - 1;
 
-uint64_t tag(uint8_t op, uint64_t id) { return (uint64_t{op} << kOpShift) | (id & kIdMask); }
+uint64_t tag(uint8_t op, uint64_t id) {
+  return (uint64_t{op} << kOpShift) | (id & kIdMask);
+}
 
 // A scratch ring for probing; `flags` as for io_uring_queue_init. -errno on failure.
-int scratch_ring(io_uring& ring, unsigned flags) { return io_uring_queue_init(8, &ring, flags); }
+int scratch_ring(io_uring& ring, unsigned flags) {
+  return io_uring_queue_init(8, &ring, flags);
+}
 
 // Waits for one completion on a scratch ring, for at most 200 ms.
 bool wait_one(io_uring& ring, io_uring_cqe** cqe) {
@@ -35,8 +39,8 @@ bool probe_multishot_accept() {
   const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   sockaddr_in a{.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(INADDR_LOOPBACK)}};
   socklen_t len = sizeof a;
-  if (lfd >= 0 && bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(lfd, 4) == 0 &&
-      getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+  if (lfd >= 0 && bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::listen(lfd, 4) == 0 && getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
     io_uring_prep_multishot_accept(io_uring_get_sqe(&ring), lfd, nullptr, nullptr, SOCK_CLOEXEC);
     const int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     io_uring_submit(&ring);
@@ -274,7 +278,9 @@ uint64_t Reactor::add_timer(Clock::duration delay, std::function<void()> fn) {
   return id;
 }
 
-void Reactor::cancel_timer(uint64_t id) { timers_.erase(id); }
+void Reactor::cancel_timer(uint64_t id) {
+  timers_.erase(id);
+}
 
 void Reactor::run_timers() {
   const auto now = Clock::now();

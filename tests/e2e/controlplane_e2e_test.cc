@@ -30,7 +30,9 @@ constexpr int kUnhealthyThreshold = 2;
 std::string dataplane_yaml(const std::string& socket) {
   return "job: lb\n"
          "hugepages: off\n"
-         "control_socket: " + socket + "\n"
+         "control_socket: " +
+         socket +
+         "\n"
          "ports:\n"
          "  - name: lan\n"
          "    device: net_af_packet0,iface=lan\n"
@@ -41,8 +43,11 @@ std::string dataplane_yaml(const std::string& socket) {
 }
 
 std::string controlplane_yaml(const std::string& socket, const std::string& extra_service = "") {
-  return "dataplane: {control_socket: " + socket + "}\n"
-         "api: {listen: 127.0.0.1:" + std::to_string(kApiPort) + "}\n"
+  return "dataplane: {control_socket: " + socket +
+         "}\n"
+         "api: {listen: 127.0.0.1:" +
+         std::to_string(kApiPort) +
+         "}\n"
          "ports:\n"
          "  - {name: lan, device: \"net_af_packet0,iface=lan\", addresses: [10.99.0.2/24]}\n"
          "target_groups:\n"
@@ -55,7 +60,8 @@ std::string controlplane_yaml(const std::string& socket, const std::string& extr
          "    deregistration_delay_s: 60\n"
          "services:\n"
          "  - {name: web, vip: 10.99.0.100, protocol: tcp, port: 80, mode: nat,"
-         " target_group: web}\n" + extra_service;
+         " target_group: web}\n" +
+         extra_service;
 }
 
 class ControlPlaneE2E : public ::testing::Test {
@@ -110,8 +116,8 @@ class ControlPlaneE2E : public ::testing::Test {
 
   static CommandResult sluicectl(const std::string& args, std::chrono::milliseconds timeout = 30s) {
     return topology_->run_in(topology_->lb_ns(),
-                             std::string(SLUICECTL_PATH) + " --api http://127.0.0.1:" +
-                                 std::to_string(kApiPort) + " " + args,
+                             std::string(SLUICECTL_PATH) +
+                                 " --api http://127.0.0.1:" + std::to_string(kApiPort) + " " + args,
                              timeout);
   }
 
@@ -197,9 +203,10 @@ TEST_F(ControlPlaneE2E, TheDataplaneBalancesWhatTheControlPlanePushes) {
   const CommandResult metrics = sluicectl("metrics");
   EXPECT_NE(metrics.output.find("sluice_service_new_flows_total{service=\"web\"}"),
             std::string::npos);
-  EXPECT_NE(metrics.output.find("sluice_target_health{target_group=\"web\",target=\"10.99.0.10:80\","
-                                "state=\"healthy\"} 1"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.output.find("sluice_target_health{target_group=\"web\",target=\"10.99.0.10:80\","
+                          "state=\"healthy\"} 1"),
+      std::string::npos)
       << metrics.output;
 }
 
@@ -211,12 +218,12 @@ TEST_F(ControlPlaneE2E, AKilledBackendIsMarkedUnhealthyAndOtherFlowsCarryOn) {
   std::vector<Process> downloads;
   for (int d = 0; d < 6; ++d) {
     const std::string out = (dir / ("d" + std::to_string(d))).string();
-    downloads.push_back(topology_->spawn_in(
-        topology_->client_ns(),
-        {"sh", "-c",
-         "curl -sS --limit-rate 1M --max-time 60 -o " + out + " http://10.99.0.100/big.bin; "
-         "echo exit=$?"},
-        "download-" + std::to_string(d)));
+    downloads.push_back(topology_->spawn_in(topology_->client_ns(),
+                                            {"sh", "-c",
+                                             "curl -sS --limit-rate 1M --max-time 60 -o " + out +
+                                                 " http://10.99.0.100/big.bin; "
+                                                 "echo exit=$?"},
+                                            "download-" + std::to_string(d)));
   }
   std::this_thread::sleep_for(1s);
   const auto killed_at = Clock::now();
@@ -259,12 +266,11 @@ TEST_F(ControlPlaneE2E, SluicectlRegistersDeregistersAndDrains) {
   Process slow;
   std::string first;
   for (int attempt = 0; attempt < 20 && first != "backend-2"; ++attempt) {
-    slow = topology_->spawn_in(
-        topology_->client_ns(),
-        {"sh", "-c",
-         "curl -sS --limit-rate 1M --max-time 60 -o " + out.string() +
-             " http://10.99.0.100/big.bin; echo exit=$?"},
-        "drain-download");
+    slow = topology_->spawn_in(topology_->client_ns(),
+                               {"sh", "-c",
+                                "curl -sS --limit-rate 1M --max-time 60 -o " + out.string() +
+                                    " http://10.99.0.100/big.bin; echo exit=$?"},
+                               "drain-download");
     std::this_thread::sleep_for(500ms);
     std::ifstream f(out);
     std::getline(f, first);

@@ -103,9 +103,13 @@ services:
     target_group: slow
 )";
 
-IpAddress ip(const char* s) { return *parse_ip_address(s); }
+IpAddress ip(const char* s) {
+  return *parse_ip_address(s);
+}
 
-ControlConfig parse(const std::string& text) { return parse_control_config(text, "test.yaml"); }
+ControlConfig parse(const std::string& text) {
+  return parse_control_config(text, "test.yaml");
+}
 
 // The backends of one service in the last snapshot, as "address:port/weight".
 std::vector<std::string> backends(const RecordingDataplane& dp, const std::string& service) {
@@ -147,8 +151,8 @@ TEST_F(ApplianceTest, RegisterSetWeightDeregisterAndDrainReachTheDataplane) {
   settle();
   Json r = appliance->register_target({"web", ip("10.99.0.12"), 0}, 3);
   EXPECT_TRUE(r["dataplane"]["applied"].get<bool>());
-  EXPECT_EQ(backends(dp, "web"), (std::vector<std::string>{"10.99.0.10:8080/1",
-                                                           "10.99.0.11:8080/2", "10.99.0.12:8080/3"}));
+  EXPECT_EQ(backends(dp, "web"), (std::vector<std::string>{"10.99.0.10:8080/1", "10.99.0.11:8080/2",
+                                                           "10.99.0.12:8080/3"}));
   appliance->set_weight({"web", ip("10.99.0.10"), 8080}, 5);
   EXPECT_EQ(backends(dp, "web")[0], "10.99.0.10:8080/5");
 
@@ -251,7 +255,8 @@ TEST(ApplianceReload, AnInvalidFileChangesNothingAndAValidOneApplies) {
   } catch (const ApiError& e) {
     EXPECT_EQ(e.code, "InvalidConfiguration");
     EXPECT_NE(std::string(e.what()).find("vip"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(":3"), std::string::npos) << "names the line: " << e.what();
+    EXPECT_NE(std::string(e.what()).find(":3"), std::string::npos)
+        << "names the line: " << e.what();
   }
   EXPECT_EQ(dp.applied.size(), 1u);
   EXPECT_EQ(a.services().size(), 2u);
@@ -261,7 +266,8 @@ TEST(ApplianceReload, AnInvalidFileChangesNothingAndAValidOneApplies) {
   std::ofstream(path) << next;
   a.reload();
   ASSERT_EQ(dp.applied.size(), 2u);
-  EXPECT_EQ(backends(dp, "web"), (std::vector<std::string>{"10.99.0.10:8080/1", "10.99.0.13:8080/1"}));
+  EXPECT_EQ(backends(dp, "web"),
+            (std::vector<std::string>{"10.99.0.10:8080/1", "10.99.0.13:8080/1"}));
   std::remove(path.c_str());
 }
 
@@ -324,8 +330,8 @@ TEST(RestTargets, AddressesWithAndWithoutPorts) {
   EXPECT_EQ(parse_target("10.0.0.1"), (std::pair{ip("10.0.0.1"), uint16_t{0}}));
   EXPECT_EQ(parse_target("[fd00::1]:443"), (std::pair{ip("fd00::1"), uint16_t{443}}));
   EXPECT_EQ(parse_target("fd00::1"), (std::pair{ip("fd00::1"), uint16_t{0}}));
-  for (const char* bad : {"", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "[fd00::1", "[fd00::1]:",
-                          "[fd00::1]80", "host:80", "10.0.0.1:8x"}) {
+  for (const char* bad : {"", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "[fd00::1",
+                          "[fd00::1]:", "[fd00::1]80", "host:80", "10.0.0.1:8x"}) {
     EXPECT_FALSE(parse_target(bad)) << bad;
   }
 }

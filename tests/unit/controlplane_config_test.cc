@@ -324,7 +324,8 @@ namespace {
 TEST(ControlConfig, StringsMustBeUtf8) {
   EXPECT_EQ(error_of("ports:\n  - {name: lan, device: \"net_ring0\xff\"}\n"),
             "cp.yaml:2: ports[0].device: is not valid UTF-8");
-  for (const char* bad : {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+  for (const char* bad :
+       {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"}) {
     EXPECT_NE(error_of(std::string("topics:\n  - name: \"a") + bad + "\"\n").find("UTF-8"),
               std::string::npos)
         << bad;
@@ -333,7 +334,8 @@ TEST(ControlConfig, StringsMustBeUtf8) {
       "listeners:\n  - {name: l, address: 127.0.0.1:80, default_action: {fixed_response: "
       "{status_code: 200, body: \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}}}\n");
   ASSERT_EQ(c.listeners.size(), 1u);
-  EXPECT_EQ(c.listeners[0].default_action.fixed_response->body, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+  EXPECT_EQ(c.listeners[0].default_action.fixed_response->body,
+            "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
 }
 
 }  // namespace

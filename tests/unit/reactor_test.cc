@@ -106,7 +106,8 @@ class ReactorTest : public ::testing::TestWithParam<bool> {
 
   int connect_client() const {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{.sin_family = AF_INET, .sin_port = htons(port_), .sin_addr = {htonl(INADDR_LOOPBACK)}};
+    sockaddr_in a{
+        .sin_family = AF_INET, .sin_port = htons(port_), .sin_addr = {htonl(INADDR_LOOPBACK)}};
     EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     timeval tv{.tv_sec = 10, .tv_usec = 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -127,7 +128,8 @@ class ReactorTest : public ::testing::TestWithParam<bool> {
   static std::string read_to_eof(int fd) {
     std::string out;
     char buf[4096];
-    for (ssize_t r; (r = recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<size_t>(r));
+    for (ssize_t r; (r = recv(fd, buf, sizeof buf, 0)) > 0;)
+      out.append(buf, static_cast<size_t>(r));
     return out;
   }
 
@@ -150,11 +152,13 @@ TEST_P(ReactorTest, EchoesOnManyConnections) {
   for (int i = 0; i < 100; ++i) fds.push_back(connect_client());
   for (int round = 0; round < 3; ++round) {
     for (size_t i = 0; i < fds.size(); ++i) {
-      const std::string msg = "conn " + std::to_string(i) + " round " + std::to_string(round) + "\n";
+      const std::string msg =
+          "conn " + std::to_string(i) + " round " + std::to_string(round) + "\n";
       ASSERT_EQ(send(fds[i], msg.data(), msg.size(), 0), static_cast<ssize_t>(msg.size()));
     }
     for (size_t i = 0; i < fds.size(); ++i) {
-      const std::string msg = "conn " + std::to_string(i) + " round " + std::to_string(round) + "\n";
+      const std::string msg =
+          "conn " + std::to_string(i) + " round " + std::to_string(round) + "\n";
       EXPECT_EQ(read_exactly(fds[i], msg.size()), msg);
     }
   }
@@ -211,7 +215,8 @@ TEST_P(ReactorTest, HttpWithPipelinedRequests) {
   close(fd);
   const int bad = connect_client();
   const std::string smuggle =
-      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n0\r\n\r\n";
   ASSERT_EQ(send(bad, smuggle.data(), smuggle.size(), 0), static_cast<ssize_t>(smuggle.size()));
   EXPECT_EQ(read_to_eof(bad).substr(0, 24), "HTTP/1.1 400 Bad Request");
   close(bad);

@@ -93,8 +93,7 @@ void expect_queue(const QueueRef& q, const std::string& url = kUrl) {
 
 // What every captured case must decode to, whichever the protocol.
 void check_captured(const std::string& name, const Request& r) {
-  const std::map<std::string, Action> actions = {
-      {"SendMessageFifo", Action::kSendMessage}};
+  const std::map<std::string, Action> actions = {{"SendMessageFifo", Action::kSendMessage}};
   auto alias = actions.find(name);
   EXPECT_EQ(r.action, alias != actions.end() ? alias->second : *parse_action(name));
   if (name == "SendMessage") {
@@ -292,8 +291,7 @@ TEST(SqsDecode, MalformedQueryRequests) {
                "AWS.SimpleQueueService.UnsupportedOperation", Protocol::kQuery);
 
   std::string batch = "Action=SendMessageBatch&QueueUrl=" + kUrl;
-  expect_error(query_request(batch), "AWS.SimpleQueueService.EmptyBatchRequest",
-               Protocol::kQuery);
+  expect_error(query_request(batch), "AWS.SimpleQueueService.EmptyBatchRequest", Protocol::kQuery);
   std::string eleven = batch;
   for (int i = 1; i <= 11; ++i) {
     std::string n = std::to_string(i);
@@ -321,16 +319,17 @@ TEST(SqsDecode, MalformedJsonRequests) {
   expect_error(json_request("SendMessage", "{\"QueueUrl\": "), "SerializationException",
                Protocol::kJson);
   expect_error(json_request("SendMessage", "[1]"), "SerializationException", Protocol::kJson);
-  expect_error(json_request("SendMessage", "{" + url + "}"), "MissingParameter",
-               Protocol::kJson);
+  expect_error(json_request("SendMessage", "{" + url + "}"), "MissingParameter", Protocol::kJson);
   expect_error(json_request("SendMessage", "{}"), "MissingParameter", Protocol::kJson);
   expect_error(json_request("SendMessage", "{" + url + ", \"MessageBody\": 5}"),
                "InvalidParameterValue", Protocol::kJson);
-  expect_error(json_request("SendMessage", "{" + url + ", \"MessageBody\": \"x\", "
-                                           "\"DelaySeconds\": -1}"),
+  expect_error(json_request("SendMessage", "{" + url +
+                                               ", \"MessageBody\": \"x\", "
+                                               "\"DelaySeconds\": -1}"),
                "InvalidParameterValue", Protocol::kJson);
-  expect_error(json_request("SendMessage", "{" + url + ", \"MessageBody\": \"x\", "
-                                           "\"MessageAttributes\": {\"a\": 1}}"),
+  expect_error(json_request("SendMessage", "{" + url +
+                                               ", \"MessageBody\": \"x\", "
+                                               "\"MessageAttributes\": {\"a\": 1}}"),
                "InvalidParameterValue", Protocol::kJson);
   expect_error(json_request("ReceiveMessage", "{" + url + ", \"AttributeNames\": \"All\"}"),
                "InvalidParameterValue", Protocol::kJson);
@@ -338,8 +337,7 @@ TEST(SqsDecode, MalformedJsonRequests) {
                "AWS.SimpleQueueService.EmptyBatchRequest", Protocol::kJson);
   expect_error(json_request("DeleteMessageBatch", "{" + url + ", \"Entries\": [1]}"),
                "InvalidParameterValue", Protocol::kJson);
-  expect_error(json_request("ChangeMessageVisibility",
-                            "{" + url + ", \"ReceiptHandle\": \"r\"}"),
+  expect_error(json_request("ChangeMessageVisibility", "{" + url + ", \"ReceiptHandle\": \"r\"}"),
                "MissingParameter", Protocol::kJson);
   expect_error(json_request("SetQueueAttributes", "{" + url + "}"), "MissingParameter",
                Protocol::kJson);
@@ -367,15 +365,17 @@ TEST(SqsEncode, ErrorRepliesInBothForms) {
 
   Reply j = encode_error(Protocol::kJson, e, "req-2");
   EXPECT_EQ(j.status, 400);
-  EXPECT_EQ(j.body,
-            "{\"__type\":\"com.amazonaws.sqs#QueueDoesNotExist\",\"message\":\"No such <queue>.\"}");
-  EXPECT_TRUE(has_header(j, "x-amzn-query-error", "AWS.SimpleQueueService.NonExistentQueue;Sender"));
+  EXPECT_EQ(
+      j.body,
+      "{\"__type\":\"com.amazonaws.sqs#QueueDoesNotExist\",\"message\":\"No such <queue>.\"}");
+  EXPECT_TRUE(
+      has_header(j, "x-amzn-query-error", "AWS.SimpleQueueService.NonExistentQueue;Sender"));
   EXPECT_TRUE(has_header(j, "x-amzn-RequestId", "req-2"));
 
   EXPECT_EQ(encode_error(Protocol::kJson, api_error(queue::ErrorCode::kOverLimit, "x"), "r").status,
             403);
-  Reply purge = encode_error(Protocol::kQuery,
-                             api_error(queue::ErrorCode::kPurgeQueueInProgress, "x"), "r");
+  Reply purge =
+      encode_error(Protocol::kQuery, api_error(queue::ErrorCode::kPurgeQueueInProgress, "x"), "r");
   EXPECT_EQ(purge.status, 403);
   EXPECT_NE(purge.body.find("<Code>AWS.SimpleQueueService.PurgeQueueInProgress</Code>"),
             std::string::npos);
@@ -423,11 +423,13 @@ TEST(SqsEncode, SendMessageReplyShape) {
   std::string md5 = queue::to_hex(queue::md5_of_body("hello"));
   EXPECT_EQ(md5, "5d41402abc4b2a76b9719d911017c592");
   Reply q = encode_send_message(Protocol::kQuery, sent, "req");
-  EXPECT_EQ(q.body, "<?xml version=\"1.0\"?><SendMessageResponse "
-                    "xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><SendMessageResult>"
-                    "<MD5OfMessageBody>" + md5 + "</MD5OfMessageBody><MessageId>" + id +
-                    "</MessageId></SendMessageResult><ResponseMetadata><RequestId>req"
-                    "</RequestId></ResponseMetadata></SendMessageResponse>");
+  EXPECT_EQ(q.body,
+            "<?xml version=\"1.0\"?><SendMessageResponse "
+            "xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><SendMessageResult>"
+            "<MD5OfMessageBody>" +
+                md5 + "</MD5OfMessageBody><MessageId>" + id +
+                "</MessageId></SendMessageResult><ResponseMetadata><RequestId>req"
+                "</RequestId></ResponseMetadata></SendMessageResponse>");
   Reply j = encode_send_message(Protocol::kJson, sent, "req");
   EXPECT_EQ(j.body, "{\"MD5OfMessageBody\":\"" + md5 + "\",\"MessageId\":\"" + id + "\"}");
   EXPECT_TRUE(has_header(j, "Content-Type", "application/x-amz-json-1.0"));
@@ -456,15 +458,18 @@ TEST(SqsEncode, ReceiveReplyWithAttributesAndEscaping) {
 
   Reply q = encode_receive(Protocol::kQuery, request, messages, "r");
   EXPECT_NE(q.body.find("<Body>a&lt;b&gt;&amp;&quot;c&quot;&#xD;&#xA;&#x9;&apos;</Body>"),
-            std::string::npos) << q.body;
+            std::string::npos)
+      << q.body;
   EXPECT_NE(q.body.find("<Attribute><Name>ApproximateReceiveCount</Name><Value>2</Value>"
                         "</Attribute>"),
-            std::string::npos) << q.body;
+            std::string::npos)
+      << q.body;
   EXPECT_EQ(q.body.find("SentTimestamp"), std::string::npos);
   EXPECT_NE(q.body.find("<MessageAttribute><Name>binaryAttribute</Name><Value><BinaryValue>"
                         "SGVsbG8gYmluYXJ5IHdvcmxkIQ==</BinaryValue><DataType>Binary</DataType>"
                         "</Value></MessageAttribute>"),
-            std::string::npos) << q.body;
+            std::string::npos)
+      << q.body;
   EXPECT_EQ(q.body.find("<Name>other</Name>"), std::string::npos);
   std::string both_md5 = queue::to_hex(queue::md5_of_attributes(std::span(attrs).first(2)));
   EXPECT_NE(q.body.find("<MD5OfMessageAttributes>" + both_md5 + "</MD5OfMessageAttributes>"),
@@ -475,16 +480,18 @@ TEST(SqsEncode, ReceiveReplyWithAttributesAndEscaping) {
   EXPECT_NE(j.body.find("\"Body\":\"a<b>&\\\"c\\\"\\r\\n\\t'\""), std::string::npos) << j.body;
   EXPECT_NE(j.body.find("\"binaryAttribute\":{\"BinaryValue\":\"SGVsbG8gYmluYXJ5IHdvcmxkIQ==\","
                         "\"DataType\":\"Binary\"}"),
-            std::string::npos) << j.body;
+            std::string::npos)
+      << j.body;
 
   request.message_attribute_names.clear();
   Reply none = encode_receive(Protocol::kJson, request, messages, "r");
   EXPECT_EQ(none.body.find("MD5OfMessageAttributes"), std::string::npos);
   EXPECT_EQ(encode_receive(Protocol::kJson, request, {}, "r").body, "{}");
-  EXPECT_NE(encode_receive(Protocol::kQuery, request, {}, "r").body.find(
-                "<ReceiveMessageResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"
-                "<ResponseMetadata>"),
-            std::string::npos);
+  EXPECT_NE(
+      encode_receive(Protocol::kQuery, request, {}, "r")
+          .body.find("<ReceiveMessageResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\">"
+                     "<ResponseMetadata>"),
+      std::string::npos);
 }
 
 TEST(SqsEncode, BatchReplies) {
@@ -498,20 +505,24 @@ TEST(SqsEncode, BatchReplies) {
                         "<Message>not in flight</Message><SenderFault>true</SenderFault>"
                         "</BatchResultErrorEntry><ChangeMessageVisibilityBatchResultEntry>"
                         "<Id>a</Id></ChangeMessageVisibilityBatchResultEntry>"),
-            std::string::npos) << q.body;
+            std::string::npos)
+      << q.body;
   Reply j = encode_batch(Protocol::kJson, Action::kDeleteMessageBatch, entries, "r");
-  EXPECT_EQ(j.body, "{\"Failed\":[{\"Code\":\"MessageNotInflight\",\"Id\":\"b\",\"Message\":"
-                    "\"not in flight\",\"SenderFault\":true}],\"Successful\":[{\"Id\":\"a\"}]}");
+  EXPECT_EQ(j.body,
+            "{\"Failed\":[{\"Code\":\"MessageNotInflight\",\"Id\":\"b\",\"Message\":"
+            "\"not in flight\",\"SenderFault\":true}],\"Successful\":[{\"Id\":\"a\"}]}");
   entries[0].sent.body = "hello";
   Reply s = encode_batch(Protocol::kQuery, Action::kSendMessageBatch, entries, "r");
   EXPECT_NE(s.body.find("<SendMessageBatchResultEntry><Id>a</Id><MD5OfMessageBody>"
                         "5d41402abc4b2a76b9719d911017c592</MD5OfMessageBody>"),
-            std::string::npos) << s.body;
+            std::string::npos)
+      << s.body;
 }
 
 TEST(SqsEncode, QueueReplies) {
   Reply url = encode_queue_url(Protocol::kQuery, Action::kCreateQueue, kUrl, "r");
-  EXPECT_NE(url.body.find("<CreateQueueResult><QueueUrl>" + kUrl + "</QueueUrl>"
+  EXPECT_NE(url.body.find("<CreateQueueResult><QueueUrl>" + kUrl +
+                          "</QueueUrl>"
                           "</CreateQueueResult>"),
             std::string::npos);
   EXPECT_EQ(encode_queue_url(Protocol::kJson, Action::kGetQueueUrl, kUrl, "r").body,
@@ -520,24 +531,28 @@ TEST(SqsEncode, QueueReplies) {
   Reply list = encode_list_queues(Protocol::kQuery, urls, "next", "r");
   EXPECT_NE(list.body.find("<ListQueuesResult><NextToken>next</NextToken><QueueUrl>" + kUrl +
                            "</QueueUrl><QueueUrl>" + kUrl + "2</QueueUrl></ListQueuesResult>"),
-            std::string::npos) << list.body;
+            std::string::npos)
+      << list.body;
   EXPECT_EQ(encode_list_queues(Protocol::kJson, {}, "", "r").body, "{}");
   NameValues attrs = {{"VisibilityTimeout", "30"}, {"Policy", "{\"a\":\"<b>\"}"}};
   Reply ga = encode_attributes(Protocol::kQuery, Action::kGetQueueAttributes, attrs, "r");
   EXPECT_NE(ga.body.find("<Attribute><Name>Policy</Name><Value>{&quot;a&quot;:&quot;&lt;b&gt;"
                          "&quot;}</Value></Attribute>"),
-            std::string::npos) << ga.body;
+            std::string::npos)
+      << ga.body;
   Reply tags = encode_attributes(Protocol::kQuery, Action::kListQueueTags, {{"team", "core"}}, "r");
   EXPECT_NE(tags.body.find("<ListQueueTagsResult><Tag><Key>team</Key><Value>core</Value></Tag>"),
-            std::string::npos) << tags.body;
-  EXPECT_EQ(encode_attributes(Protocol::kJson, Action::kListQueueTags, {{"team", "core"}}, "r")
-                .body,
-            "{\"Tags\":{\"team\":\"core\"}}");
+            std::string::npos)
+      << tags.body;
+  EXPECT_EQ(
+      encode_attributes(Protocol::kJson, Action::kListQueueTags, {{"team", "core"}}, "r").body,
+      "{\"Tags\":{\"team\":\"core\"}}");
   Reply empty = encode_empty(Protocol::kQuery, Action::kDeleteQueue, "id&1");
-  EXPECT_EQ(empty.body, "<?xml version=\"1.0\"?><DeleteQueueResponse "
-                        "xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><ResponseMetadata>"
-                        "<RequestId>id&amp;1</RequestId></ResponseMetadata>"
-                        "</DeleteQueueResponse>");
+  EXPECT_EQ(empty.body,
+            "<?xml version=\"1.0\"?><DeleteQueueResponse "
+            "xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><ResponseMetadata>"
+            "<RequestId>id&amp;1</RequestId></ResponseMetadata>"
+            "</DeleteQueueResponse>");
   EXPECT_EQ(encode_empty(Protocol::kJson, Action::kPurgeQueue, "r").body, "{}");
 }
 
