@@ -194,12 +194,47 @@ struct UntagQueueRequest {
   std::vector<std::string> keys;
 };
 
-using Params =
-    std::variant<SendMessageRequest, SendMessageBatchRequest, ReceiveMessageRequest,
-                 DeleteMessageRequest, DeleteMessageBatchRequest, ChangeVisibilityRequest,
-                 ChangeVisibilityBatchRequest, CreateQueueRequest, GetQueueUrlRequest,
-                 QueueOnlyRequest, ListQueuesRequest, GetQueueAttributesRequest,
-                 SetQueueAttributesRequest, TagQueueRequest, UntagQueueRequest>;
+// Label, AWSAccountIds and Actions are required; the lists are never empty.
+struct AddPermissionRequest {
+  QueueRef queue;
+  std::string label;
+  std::vector<std::string> account_ids;
+  std::vector<std::string> actions;  // without the "SQS:" prefix, as sent
+};
+
+struct RemovePermissionRequest {
+  QueueRef queue;
+  std::string label;
+};
+
+struct ListDeadLetterSourceQueuesRequest {
+  QueueRef queue;  // the dead-letter queue
+  std::optional<uint32_t> max_results;
+  std::string next_token;
+};
+
+struct StartMessageMoveTaskRequest {
+  std::string source_arn;
+  std::string destination_arn;           // empty: back to the queues the messages came from
+  std::optional<uint32_t> max_velocity;  // MaxNumberOfMessagesPerSecond
+};
+
+struct CancelMessageMoveTaskRequest {
+  std::string task_handle;
+};
+
+struct ListMessageMoveTasksRequest {
+  std::string source_arn;
+  std::optional<uint32_t> max_results;
+};
+
+using Params = std::variant<
+    SendMessageRequest, SendMessageBatchRequest, ReceiveMessageRequest, DeleteMessageRequest,
+    DeleteMessageBatchRequest, ChangeVisibilityRequest, ChangeVisibilityBatchRequest,
+    CreateQueueRequest, GetQueueUrlRequest, QueueOnlyRequest, ListQueuesRequest,
+    GetQueueAttributesRequest, SetQueueAttributesRequest, TagQueueRequest, UntagQueueRequest,
+    AddPermissionRequest, RemovePermissionRequest, ListDeadLetterSourceQueuesRequest,
+    StartMessageMoveTaskRequest, CancelMessageMoveTaskRequest, ListMessageMoveTasksRequest>;
 
 struct Request {
   Action action;
@@ -230,7 +265,7 @@ struct Reply {
 Reply encode_error(Protocol protocol, const ApiError& error, std::string_view request_id);
 
 // Replies whose result is nothing (DeleteMessage, DeleteQueue, PurgeQueue, SetQueueAttributes,
-// ChangeMessageVisibility, TagQueue, UntagQueue).
+// ChangeMessageVisibility, TagQueue, UntagQueue, AddPermission, RemovePermission).
 Reply encode_empty(Protocol protocol, Action action, std::string_view request_id);
 
 // CreateQueue and GetQueueUrl.
@@ -269,6 +304,23 @@ Reply encode_batch(Protocol protocol, Action action, std::span<const BatchReplyE
 // attributes it names (All, `.*` prefixes or exact names).
 Reply encode_receive(Protocol protocol, const ReceiveMessageRequest& request,
                      std::span<const queue::ReceivedMessage> messages, std::string_view request_id);
+
+// ListDeadLetterSourceQueues: the source queues' URLs (`queueUrls` in JSON, repeated <QueueUrl>
+// in XML) and, when there are more, the token for the next page.
+Reply encode_list_dead_letter_sources(Protocol protocol, std::span<const std::string> urls,
+                                      std::string_view next_token, std::string_view request_id);
+
+Reply encode_start_move_task(Protocol protocol, std::string_view task_handle,
+                             std::string_view request_id);
+
+Reply encode_cancel_move_task(Protocol protocol, uint64_t messages_moved,
+                              std::string_view request_id);
+
+// ListMessageMoveTasks (`Results` in JSON, repeated <ListMessageMoveTasksResultEntry> in XML):
+// TaskHandle only for running tasks; DestinationArn, MaxNumberOfMessagesPerSecond and
+// FailureReason only when set.
+Reply encode_list_move_tasks(Protocol protocol, std::span<const queue::MoveTaskInfo> tasks,
+                             std::string_view request_id);
 
 // The text of a reply value, for XML: &, <, >, " and ' escaped, and the characters SQS allows
 // in message bodies that XML 1.0 cannot carry literally (#x9, #xA, #xD) as character references.

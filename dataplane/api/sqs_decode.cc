@@ -131,6 +131,10 @@ constexpr std::array<ListRule, 9> kLists = {{
 
 using Group = std::vector<const FlatParam*>;
 
+// The deepest key SQS has is SendMessageBatchRequestEntry.N.MessageAttribute.N.Value.X (6
+// segments); the bound keeps build() and value_at(), which recurse once per segment, shallow.
+constexpr size_t kMaxKeySegments = 16;
+
 std::string joined(const FlatParam& p) {
   std::string s;
   for (const auto& seg : p.path) s += (s.empty() ? "" : ".") + seg;
@@ -226,7 +230,8 @@ json unflatten(const std::map<std::string, std::string>& params) {
   }
   Group all;
   for (const FlatParam& p : flat) {
-    if (std::any_of(p.path.begin(), p.path.end(), [](const auto& s) { return s.empty(); })) {
+    if (p.path.size() > kMaxKeySegments ||
+        std::any_of(p.path.begin(), p.path.end(), [](const auto& s) { return s.empty(); })) {
       bad_parameter(p);
     }
     all.push_back(&p);
@@ -370,6 +375,14 @@ QueueRef queue_ref(const json& j, const Context& ctx) {
   missing("QueueUrl");
 }
 
+// A list the action requires: absent or empty, it is missing, named as the protocol names it.
+std::vector<std::string> required_list(const json& j, std::string_view member,
+                                       std::string_view query_name, const Context& ctx) {
+  std::vector<std::string> out = string_list(j, member);
+  if (out.empty()) missing(ctx.protocol == Protocol::kQuery ? query_name : member);
+  return out;
+}
+
 SendMessageEntry send_entry(const json& j) {
   SendMessageEntry e;
   e.body = req_string(j, "MessageBody");
@@ -498,10 +511,29 @@ Params decode_params(Action action, const json& j, const Context& ctx) {
       return TagQueueRequest{queue_ref(j, ctx), string_map(j, "Tags")};
     case Action::kUntagQueue:
       return UntagQueueRequest{queue_ref(j, ctx), string_list(j, "TagKeys")};
-    default:
-      refuse(ErrorCode::kUnsupportedOperation,
-             "The action " + std::string(action_name(action)) + " is not supported.");
+    case Action::kAddPermission: {
+      AddPermissionRequest r{queue_ref(j, ctx), req_string(j, "Label"), {}, {}};
+      r.account_ids = required_list(j, "AWSAccountIds", "AWSAccountId.1", ctx);
+      r.actions = required_list(j, "Actions", "ActionName.1", ctx);
+      return r;
+    }
+    case Action::kRemovePermission:
+      return RemovePermissionRequest{queue_ref(j, ctx), req_string(j, "Label")};
+    case Action::kListDeadLetterSourceQueues:
+      return ListDeadLetterSourceQueuesRequest{queue_ref(j, ctx), opt_uint(j, "MaxResults"),
+                                               opt_string(j, "NextToken").value_or("")};
+    case Action::kStartMessageMoveTask:
+      return StartMessageMoveTaskRequest{req_string(j, "SourceArn"),
+                                         opt_string(j, "DestinationArn").value_or(""),
+                                         opt_uint(j, "MaxNumberOfMessagesPerSecond")};
+    case Action::kCancelMessageMoveTask:
+      return CancelMessageMoveTaskRequest{req_string(j, "TaskHandle")};
+    case Action::kListMessageMoveTasks:
+      return ListMessageMoveTasksRequest{req_string(j, "SourceArn"), opt_uint(j, "MaxResults")};
   }
+  // Every action is decoded above; this only gives the compiler a path out of the switch.
+  refuse(ErrorCode::kUnsupportedOperation,
+         "The action " + std::string(action_name(action)) + " is not supported.");
 }
 
 Action action_of(std::string_view name) {

@@ -21,7 +21,8 @@ constexpr std::string_view kJsonErrorPrefix = "com.amazonaws.sqs#";
 // JSON list members and the element each item becomes in XML.
 std::string_view list_element(std::string_view member, Action action) {
   if (member == "Messages") return "Message";
-  if (member == "QueueUrls") return "QueueUrl";
+  if (member == "QueueUrls" || member == "queueUrls") return "QueueUrl";
+  if (member == "Results") return "ListMessageMoveTasksResultEntry";
   if (member == "Failed") return "BatchResultErrorEntry";
   if (member == "Successful") {
     switch (action) {
@@ -76,6 +77,23 @@ void write_members(std::string& out, const json& object, Action action) {
   }
 }
 
+bool has_output(Action action) {
+  switch (action) {
+    case Action::kDeleteMessage:
+    case Action::kDeleteQueue:
+    case Action::kPurgeQueue:
+    case Action::kSetQueueAttributes:
+    case Action::kChangeMessageVisibility:
+    case Action::kTagQueue:
+    case Action::kUntagQueue:
+    case Action::kAddPermission:
+    case Action::kRemovePermission:
+      return false;
+    default:
+      return true;
+  }
+}
+
 Reply make_reply(Protocol protocol, Action action, const json& result,
                  std::string_view request_id) {
   Reply reply;
@@ -93,7 +111,9 @@ Reply make_reply(Protocol protocol, Action action, const json& result,
   out += "Response xmlns=\"";
   out += kXmlNamespace;
   out += "\">";
-  if (!result.empty()) {
+  // Actions with an output shape always have their Result element, empty or not (query clients
+  // look it up); the others have none.
+  if (!result.empty() || has_output(action)) {
     out += '<';
     out += name;
     out += "Result>";
@@ -272,6 +292,49 @@ Reply encode_receive(Protocol protocol, const ReceiveMessageRequest& request,
     result["Messages"].push_back(std::move(message));
   }
   return make_reply(protocol, Action::kReceiveMessage, result, request_id);
+}
+
+Reply encode_list_dead_letter_sources(Protocol protocol, std::span<const std::string> urls,
+                                      std::string_view next_token, std::string_view request_id) {
+  // queueUrls is the one required member of the result, so it is there even when empty.
+  json result = {{"queueUrls", urls}};
+  if (!next_token.empty()) result["NextToken"] = next_token;
+  return make_reply(protocol, Action::kListDeadLetterSourceQueues, result, request_id);
+}
+
+Reply encode_start_move_task(Protocol protocol, std::string_view task_handle,
+                             std::string_view request_id) {
+  return make_reply(protocol, Action::kStartMessageMoveTask, json{{"TaskHandle", task_handle}},
+                    request_id);
+}
+
+Reply encode_cancel_move_task(Protocol protocol, uint64_t messages_moved,
+                              std::string_view request_id) {
+  return make_reply(protocol, Action::kCancelMessageMoveTask,
+                    json{{"ApproximateNumberOfMessagesMoved", messages_moved}}, request_id);
+}
+
+Reply encode_list_move_tasks(Protocol protocol, std::span<const queue::MoveTaskInfo> tasks,
+                             std::string_view request_id) {
+  json results = json::array();
+  for (const auto& t : tasks) {
+    json entry = {{"Status", queue::move_task_status_name(t.status)},
+                  {"SourceArn", t.source_arn},
+                  {"ApproximateNumberOfMessagesMoved", t.approximate_messages_moved},
+                  {"ApproximateNumberOfMessagesToMove", t.approximate_messages_to_move},
+                  {"StartedTimestamp", t.started_timestamp_ms}};
+    if (t.status == queue::MoveTaskStatus::kRunning && !t.task_handle.empty()) {
+      entry["TaskHandle"] = t.task_handle;
+    }
+    if (!t.destination_arn.empty()) entry["DestinationArn"] = t.destination_arn;
+    if (t.max_messages_per_second != 0) {
+      entry["MaxNumberOfMessagesPerSecond"] = t.max_messages_per_second;
+    }
+    if (!t.failure_reason.empty()) entry["FailureReason"] = t.failure_reason;
+    results.push_back(std::move(entry));
+  }
+  return make_reply(protocol, Action::kListMessageMoveTasks, json{{"Results", results}},
+                    request_id);
 }
 
 std::string xml_escape(std::string_view text) {

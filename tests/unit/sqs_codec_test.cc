@@ -2,10 +2,12 @@
 // (data/sqs_requests.txt, made by data/sqs_requests.py), malformed requests, and replies.
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "message_digest.h"
 #include "sqs_codec.h"
@@ -84,6 +86,7 @@ Decoded decode_ok(HttpRequest& r) {
 }
 
 const std::string kUrl = "http://127.0.0.1:9324/000000000000/orders";
+const std::string kArn = "arn:aws:sqs:us-east-1:000000000000:orders";
 
 void expect_queue(const QueueRef& q, const std::string& url = kUrl) {
   EXPECT_EQ(q.url, url);
@@ -187,6 +190,32 @@ void check_captured(const std::string& name, const Request& r) {
   } else if (name == "UntagQueue") {
     EXPECT_EQ(std::get<UntagQueueRequest>(r.params).keys,
               (std::vector<std::string>{"team", "env"}));
+  } else if (name == "AddPermission") {
+    const auto& p = std::get<AddPermissionRequest>(r.params);
+    expect_queue(p.queue);
+    EXPECT_EQ(p.label, "AliceSend");
+    EXPECT_EQ(p.account_ids, (std::vector<std::string>{"111122223333", "444455556666"}));
+    EXPECT_EQ(p.actions, (std::vector<std::string>{"SendMessage", "ReceiveMessage"}));
+  } else if (name == "RemovePermission") {
+    const auto& p = std::get<RemovePermissionRequest>(r.params);
+    expect_queue(p.queue);
+    EXPECT_EQ(p.label, "AliceSend");
+  } else if (name == "ListDeadLetterSourceQueues") {
+    const auto& p = std::get<ListDeadLetterSourceQueuesRequest>(r.params);
+    expect_queue(p.queue, kUrl + "-dlq");
+    EXPECT_EQ(p.max_results, 10u);
+    EXPECT_EQ(p.next_token, "n1");
+  } else if (name == "StartMessageMoveTask") {
+    const auto& p = std::get<StartMessageMoveTaskRequest>(r.params);
+    EXPECT_EQ(p.source_arn, kArn + "-dlq");
+    EXPECT_EQ(p.destination_arn, kArn);
+    EXPECT_EQ(p.max_velocity, 50u);
+  } else if (name == "CancelMessageMoveTask") {
+    EXPECT_EQ(std::get<CancelMessageMoveTaskRequest>(r.params).task_handle, "task-1");
+  } else if (name == "ListMessageMoveTasks") {
+    const auto& p = std::get<ListMessageMoveTasksRequest>(r.params);
+    EXPECT_EQ(p.source_arn, kArn + "-dlq");
+    EXPECT_EQ(p.max_results, 10u);
   } else {
     ADD_FAILURE() << "no expectations for " << name;
   }
@@ -206,8 +235,9 @@ TEST(SqsDecode, CapturedBotocoreRequestsInBothProtocols) {
     if (d.request) check_captured(c.name, *d.request);
     ++per_protocol[c.protocol];
   }
-  EXPECT_EQ(per_protocol["json"], 18);
-  EXPECT_EQ(per_protocol["query"], 18);
+  // Every action in both protocols (SendMessage twice: standard and FIFO).
+  EXPECT_EQ(per_protocol["json"], 24);
+  EXPECT_EQ(per_protocol["query"], 24);
 }
 
 // Every prefix of every captured body, and each with one byte replaced, decodes to a request or
@@ -287,8 +317,6 @@ TEST(SqsDecode, MalformedQueryRequests) {
                Protocol::kQuery);
   expect_error(query_request("Action=SendMessage&QueueUrl=orders&MessageBody=x"),
                "InvalidParameterValue", Protocol::kQuery);
-  expect_error(query_request("Action=AddPermission&QueueUrl=" + kUrl),
-               "AWS.SimpleQueueService.UnsupportedOperation", Protocol::kQuery);
 
   std::string batch = "Action=SendMessageBatch&QueueUrl=" + kUrl;
   expect_error(query_request(batch), "AWS.SimpleQueueService.EmptyBatchRequest", Protocol::kQuery);
@@ -554,6 +582,332 @@ TEST(SqsEncode, QueueReplies) {
             "<RequestId>id&amp;1</RequestId></ResponseMetadata>"
             "</DeleteQueueResponse>");
   EXPECT_EQ(encode_empty(Protocol::kJson, Action::kPurgeQueue, "r").body, "{}");
+}
+
+TEST(SqsDecode, PermissionAndMoveTaskRequests) {
+  const std::string q = "Action=AddPermission&QueueUrl=" + kUrl;
+  expect_error(query_request(q + "&AWSAccountId.1=111122223333&ActionName.1=SendMessage"),
+               "MissingParameter", Protocol::kQuery);
+  expect_error(query_request(q + "&Label=l&ActionName.1=SendMessage"), "MissingParameter",
+               Protocol::kQuery);
+  expect_error(query_request(q + "&Label=l&AWSAccountId.1=111122223333"), "MissingParameter",
+               Protocol::kQuery);
+  expect_error(query_request(q + "&Label=l&AWSAccountId.0=1&ActionName.1=SendMessage"),
+               "InvalidQueryParameter", Protocol::kQuery);
+  Decoded missing = decode(query_request(q + "&Label=l&ActionName.1=SendMessage").build());
+  ASSERT_TRUE(missing.error.has_value());
+  EXPECT_NE(missing.error->message.find("AWSAccountId.1"), std::string::npos);
+
+  const std::string url = "\"QueueUrl\": \"" + kUrl + "\"";
+  const std::string add = "{" + url + ", \"Label\": \"l\", ";
+  expect_error(json_request("AddPermission", add + "\"AWSAccountIds\": [], \"Actions\": [\"*\"]}"),
+               "MissingParameter", Protocol::kJson);
+  Decoded empty = decode(
+      json_request("AddPermission", add + "\"AWSAccountIds\": [\"1\"], \"Actions\": []}").build());
+  ASSERT_TRUE(empty.error.has_value());
+  EXPECT_EQ(empty.error->name, "MissingParameter");
+  EXPECT_NE(empty.error->message.find("Actions"), std::string::npos);
+  expect_error(json_request("AddPermission", add + "\"AWSAccountIds\": [1], \"Actions\": [\"*\"]}"),
+               "InvalidParameterValue", Protocol::kJson);
+  expect_error(
+      json_request("AddPermission", add + "\"AWSAccountIds\": \"1\", \"Actions\": [\"*\"]}"),
+      "InvalidParameterValue", Protocol::kJson);
+  expect_error(json_request("RemovePermission", "{" + url + "}"), "MissingParameter",
+               Protocol::kJson);
+  expect_error(json_request("RemovePermission", "{" + url + ", \"Label\": true}"),
+               "InvalidParameterValue", Protocol::kJson);
+
+  expect_error(json_request("ListDeadLetterSourceQueues", "{}"), "MissingParameter",
+               Protocol::kJson);
+  expect_error(json_request("ListDeadLetterSourceQueues", "{" + url + ", \"MaxResults\": 1.5}"),
+               "InvalidParameterValue", Protocol::kJson);
+  expect_error(
+      query_request("Action=ListDeadLetterSourceQueues&QueueUrl=" + kUrl + "&MaxResults=ten"),
+      "InvalidParameterValue", Protocol::kQuery);
+
+  expect_error(json_request("StartMessageMoveTask", "{\"DestinationArn\": \"" + kArn + "\"}"),
+               "MissingParameter", Protocol::kJson);
+  expect_error(json_request("StartMessageMoveTask", "{\"SourceArn\": \"" + kArn +
+                                                        "\", \"MaxNumberOfMessagesPerSecond\": "
+                                                        "-1}"),
+               "InvalidParameterValue", Protocol::kJson);
+  expect_error(query_request("Action=StartMessageMoveTask&SourceArn=a&DestinationArn.x=b"),
+               "InvalidParameterValue", Protocol::kQuery);
+  expect_error(query_request("Action=CancelMessageMoveTask"), "MissingParameter", Protocol::kQuery);
+  expect_error(json_request("CancelMessageMoveTask", "{\"TaskHandle\": [\"t\"]}"),
+               "InvalidParameterValue", Protocol::kJson);
+  expect_error(query_request("Action=ListMessageMoveTasks&MaxResults=1"), "MissingParameter",
+               Protocol::kQuery);
+  expect_error(query_request("Action=ListMessageMoveTasks&SourceArn=a&MaxResults=4294967296"),
+               "InvalidParameterValue", Protocol::kQuery);
+
+  // Optional members left out; a query request sent to the dead-letter queue's own URL.
+  HttpRequest start = query_request("Action=StartMessageMoveTask&SourceArn=" + kArn);
+  Decoded d = decode_ok(start);
+  const auto& s = std::get<StartMessageMoveTaskRequest>(d.request->params);
+  EXPECT_EQ(s.source_arn, kArn);
+  EXPECT_EQ(s.destination_arn, "");
+  EXPECT_FALSE(s.max_velocity.has_value());
+  HttpRequest list = query_request("Action=ListMessageMoveTasks&SourceArn=" + kArn);
+  EXPECT_FALSE(std::get<ListMessageMoveTasksRequest>(decode_ok(list).request->params).max_results);
+  HttpRequest sources = query_request("Action=ListDeadLetterSourceQueues");
+  sources.path = "/000000000000/orders-dlq";
+  Decoded dl = decode_ok(sources);
+  const auto& ls = std::get<ListDeadLetterSourceQueuesRequest>(dl.request->params);
+  expect_queue(ls.queue, kUrl + "-dlq");
+  EXPECT_FALSE(ls.max_results.has_value());
+  EXPECT_EQ(ls.next_token, "");
+}
+
+// A query key nests one level per dot; keys deeper than any SQS parameter are refused before the
+// decoder walks them (a 4 MiB body could otherwise nest two million levels).
+TEST(SqsDecode, DeepQueryKeysAreRefused) {
+  std::string six = "Action=SendMessage&QueueUrl=" + kUrl +
+                    "&MessageBody=x&MessageAttribute.1.Name=a"
+                    "&MessageAttribute.1.Value.DataType=String"
+                    "&MessageAttribute.1.Value.StringValue=v";
+  HttpRequest shallow = query_request(six);
+  decode_ok(shallow);
+  std::string deep = "Action=SendMessage&QueueUrl=" + kUrl + "&MessageBody=x&a";
+  for (int i = 0; i < 16; ++i) deep += ".a";
+  expect_error(query_request(deep + "=1"), "InvalidQueryParameter", Protocol::kQuery);
+  std::string deepest = deep;
+  for (int i = 0; i < 200000; ++i) deepest += ".a";
+  expect_error(query_request(deepest + "=1"), "InvalidQueryParameter", Protocol::kQuery);
+}
+
+// The reply bodies read back: a small reader for the XML the encoder writes (elements, text,
+// the five entities and character references; attributes skipped).
+struct XmlNode {
+  std::string name, text;
+  std::vector<XmlNode> children;
+
+  const XmlNode* child(std::string_view n) const {
+    for (const auto& c : children) {
+      if (c.name == n) return &c;
+    }
+    return nullptr;
+  }
+  std::vector<const XmlNode*> all(std::string_view n) const {
+    std::vector<const XmlNode*> out;
+    for (const auto& c : children) {
+      if (c.name == n) out.push_back(&c);
+    }
+    return out;
+  }
+};
+
+class XmlReader {
+ public:
+  explicit XmlReader(std::string_view text) : s_(text) {}
+
+  std::optional<XmlNode> document() {
+    if (s_.starts_with("<?xml")) {
+      size_t end = s_.find("?>");
+      if (end == std::string_view::npos) return std::nullopt;
+      at_ = end + 2;
+    }
+    std::optional<XmlNode> root = element();
+    if (!root || at_ != s_.size()) return std::nullopt;
+    return root;
+  }
+
+ private:
+  std::optional<XmlNode> element() {
+    if (at_ >= s_.size() || s_[at_] != '<') return std::nullopt;
+    size_t close = s_.find('>', at_);
+    if (close == std::string_view::npos) return std::nullopt;
+    std::string_view tag = s_.substr(at_ + 1, close - at_ - 1);
+    at_ = close + 1;
+    XmlNode node;
+    bool empty = tag.ends_with('/');
+    if (empty) tag.remove_suffix(1);
+    node.name = std::string(tag.substr(0, tag.find(' ')));
+    if (node.name.empty() || node.name[0] == '/') return std::nullopt;
+    if (empty) return node;
+    while (at_ < s_.size()) {
+      if (s_.substr(at_).starts_with("</")) {
+        std::string end = "</" + node.name + ">";
+        if (!s_.substr(at_).starts_with(end)) return std::nullopt;
+        at_ += end.size();
+        return node;
+      }
+      if (s_[at_] == '<') {
+        auto c = element();
+        if (!c) return std::nullopt;
+        node.children.push_back(std::move(*c));
+      } else if (s_[at_] == '&') {
+        size_t semi = s_.find(';', at_);
+        if (semi == std::string_view::npos) return std::nullopt;
+        std::string_view ref = s_.substr(at_ + 1, semi - at_ - 1);
+        static const std::map<std::string_view, char> kNamed = {
+            {"lt", '<'}, {"gt", '>'}, {"amp", '&'}, {"quot", '"'}, {"apos", '\''}};
+        if (auto it = kNamed.find(ref); it != kNamed.end()) {
+          node.text += it->second;
+        } else if (ref.starts_with("#x")) {
+          node.text += static_cast<char>(std::stoi(std::string(ref.substr(2)), nullptr, 16));
+        } else {
+          return std::nullopt;
+        }
+        at_ = semi + 1;
+      } else {
+        node.text += s_[at_++];
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::string_view s_;
+  size_t at_ = 0;
+};
+
+XmlNode read_xml(const Reply& r) {
+  auto doc = XmlReader(r.body).document();
+  EXPECT_TRUE(doc.has_value()) << r.body;
+  return doc.value_or(XmlNode{});
+}
+
+// The Result element of a query reply, after checking the document around it.
+XmlNode xml_result(const Reply& r, std::string_view action) {
+  XmlNode doc = read_xml(r);
+  EXPECT_EQ(doc.name, std::string(action) + "Response");
+  const XmlNode* meta = doc.child("ResponseMetadata");
+  EXPECT_TRUE(meta != nullptr && meta->child("RequestId") != nullptr &&
+              meta->child("RequestId")->text == "req-7")
+      << r.body;
+  const XmlNode* result = doc.child(std::string(action) + "Result");
+  return result != nullptr ? *result : XmlNode{};
+}
+
+nlohmann::json json_of(const Reply& r) {
+  EXPECT_TRUE(has_header(r, "Content-Type", "application/x-amz-json-1.0"));
+  EXPECT_TRUE(has_header(r, "x-amzn-RequestId", "req-7"));
+  return nlohmann::json::parse(r.body);
+}
+
+TEST(SqsEncode, ListDeadLetterSourceQueues) {
+  std::vector<std::string> urls = {kUrl, kUrl + "&2"};
+  Reply q = encode_list_dead_letter_sources(Protocol::kQuery, urls, "next", "req-7");
+  EXPECT_TRUE(has_header(q, "Content-Type", "text/xml"));
+  EXPECT_NE(q.body.find("<ListDeadLetterSourceQueuesResult><NextToken>next</NextToken><QueueUrl>" +
+                        kUrl + "</QueueUrl><QueueUrl>" + kUrl +
+                        "&amp;2</QueueUrl></ListDeadLetterSourceQueuesResult>"),
+            std::string::npos)
+      << q.body;
+  XmlNode result = xml_result(q, "ListDeadLetterSourceQueues");
+  auto listed = result.all("QueueUrl");
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[1]->text, kUrl + "&2");
+
+  nlohmann::json j =
+      json_of(encode_list_dead_letter_sources(Protocol::kJson, urls, "next", "req-7"));
+  EXPECT_EQ(j, (nlohmann::json{{"queueUrls", urls}, {"NextToken", "next"}}));
+  // queueUrls is required in the model: present, empty, when no queue names this one.
+  EXPECT_EQ(encode_list_dead_letter_sources(Protocol::kJson, {}, "", "r").body,
+            "{\"queueUrls\":[]}");
+  XmlNode none = xml_result(encode_list_dead_letter_sources(Protocol::kQuery, {}, "", "req-7"),
+                            "ListDeadLetterSourceQueues");
+  EXPECT_TRUE(none.children.empty());
+}
+
+TEST(SqsEncode, StartAndCancelMoveTask) {
+  Reply q = encode_start_move_task(Protocol::kQuery, "handle<1>", "req-7");
+  EXPECT_EQ(q.body,
+            "<?xml version=\"1.0\"?><StartMessageMoveTaskResponse "
+            "xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><StartMessageMoveTaskResult>"
+            "<TaskHandle>handle&lt;1&gt;</TaskHandle></StartMessageMoveTaskResult>"
+            "<ResponseMetadata><RequestId>req-7</RequestId></ResponseMetadata>"
+            "</StartMessageMoveTaskResponse>");
+  EXPECT_EQ(xml_result(q, "StartMessageMoveTask").child("TaskHandle")->text, "handle<1>");
+  EXPECT_EQ(json_of(encode_start_move_task(Protocol::kJson, "handle<1>", "req-7")),
+            (nlohmann::json{{"TaskHandle", "handle<1>"}}));
+
+  const uint64_t moved = 5000000000;  // past 32 bits: the model's Long
+  XmlNode c = xml_result(encode_cancel_move_task(Protocol::kQuery, moved, "req-7"),
+                         "CancelMessageMoveTask");
+  ASSERT_NE(c.child("ApproximateNumberOfMessagesMoved"), nullptr);
+  EXPECT_EQ(c.child("ApproximateNumberOfMessagesMoved")->text, "5000000000");
+  nlohmann::json j = json_of(encode_cancel_move_task(Protocol::kJson, moved, "req-7"));
+  EXPECT_EQ(j["ApproximateNumberOfMessagesMoved"].get<uint64_t>(), moved);
+  EXPECT_EQ(encode_cancel_move_task(Protocol::kJson, 0, "r").body,
+            "{\"ApproximateNumberOfMessagesMoved\":0}");
+}
+
+TEST(SqsEncode, ListMessageMoveTasks) {
+  std::vector<queue::MoveTaskInfo> tasks(3);
+  tasks[0].task_handle = "h-running";
+  tasks[0].status = queue::MoveTaskStatus::kRunning;
+  tasks[0].source_arn = kArn + "-dlq";
+  tasks[0].destination_arn = kArn;
+  tasks[0].max_messages_per_second = 50;
+  tasks[0].approximate_messages_moved = 3;
+  tasks[0].approximate_messages_to_move = 10;
+  tasks[0].started_timestamp_ms = 1700000000123;
+  tasks[1].task_handle = "h-done";  // finished: the handle is no longer given out
+  tasks[1].status = queue::MoveTaskStatus::kCompleted;
+  tasks[1].source_arn = kArn + "-dlq";
+  tasks[1].approximate_messages_moved = 7;
+  tasks[1].approximate_messages_to_move = 7;
+  tasks[1].started_timestamp_ms = 1600000000000;
+  tasks[2].status = queue::MoveTaskStatus::kFailed;
+  tasks[2].source_arn = kArn + "-dlq";
+  tasks[2].failure_reason = "AWS.SimpleQueueService.NonExistentQueue";
+  tasks[2].started_timestamp_ms = 1500000000000;
+
+  nlohmann::json j = json_of(encode_list_move_tasks(Protocol::kJson, tasks, "req-7"));
+  ASSERT_EQ(j["Results"].size(), 3u);
+  EXPECT_EQ(j["Results"][0], (nlohmann::json{{"TaskHandle", "h-running"},
+                                             {"Status", "RUNNING"},
+                                             {"SourceArn", kArn + "-dlq"},
+                                             {"DestinationArn", kArn},
+                                             {"MaxNumberOfMessagesPerSecond", 50},
+                                             {"ApproximateNumberOfMessagesMoved", 3},
+                                             {"ApproximateNumberOfMessagesToMove", 10},
+                                             {"StartedTimestamp", 1700000000123}}));
+  EXPECT_EQ(j["Results"][1], (nlohmann::json{{"Status", "COMPLETED"},
+                                             {"SourceArn", kArn + "-dlq"},
+                                             {"ApproximateNumberOfMessagesMoved", 7},
+                                             {"ApproximateNumberOfMessagesToMove", 7},
+                                             {"StartedTimestamp", 1600000000000}}));
+  EXPECT_EQ(j["Results"][2]["Status"], "FAILED");
+  EXPECT_EQ(j["Results"][2]["FailureReason"], "AWS.SimpleQueueService.NonExistentQueue");
+  EXPECT_FALSE(j["Results"][2].contains("TaskHandle"));
+
+  Reply q = encode_list_move_tasks(Protocol::kQuery, tasks, "req-7");
+  XmlNode result = xml_result(q, "ListMessageMoveTasks");
+  auto entries = result.all("ListMessageMoveTasksResultEntry");
+  ASSERT_EQ(entries.size(), 3u) << q.body;
+  EXPECT_EQ(result.children.size(), 3u);
+  // Each entry carries the same members as its JSON object, numbers as decimal text.
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const nlohmann::json& expected = j["Results"][i];
+    EXPECT_EQ(entries[i]->children.size(), expected.size());
+    for (const auto& [name, value] : expected.items()) {
+      const XmlNode* field = entries[i]->child(name);
+      ASSERT_NE(field, nullptr) << name;
+      EXPECT_EQ(field->text, value.is_string() ? value.get<std::string>() : value.dump());
+    }
+  }
+  EXPECT_NE(q.body.find("<ListMessageMoveTasksResultEntry><ApproximateNumberOfMessagesMoved>3"
+                        "</ApproximateNumberOfMessagesMoved>"),
+            std::string::npos)
+      << q.body;
+
+  EXPECT_EQ(encode_list_move_tasks(Protocol::kJson, {}, "r").body, "{\"Results\":[]}");
+  EXPECT_TRUE(
+      xml_result(encode_list_move_tasks(Protocol::kQuery, {}, "req-7"), "ListMessageMoveTasks")
+          .children.empty());
+}
+
+TEST(SqsEncode, PermissionRepliesAreEmpty) {
+  for (Action a : {Action::kAddPermission, Action::kRemovePermission}) {
+    std::string name(action_name(a));
+    XmlNode doc = read_xml(encode_empty(Protocol::kQuery, a, "req-7"));
+    EXPECT_EQ(doc.name, name + "Response");
+    ASSERT_EQ(doc.children.size(), 1u);
+    EXPECT_EQ(doc.children[0].name, "ResponseMetadata");
+    EXPECT_EQ(json_of(encode_empty(Protocol::kJson, a, "req-7")), nlohmann::json::object());
+  }
 }
 
 TEST(SqsCodec, Base64) {

@@ -5,15 +5,31 @@ query protocol (Debian's python3-botocore), appending to one file:
 
   python3 tests/unit/data/sqs_requests.py > tests/unit/data/sqs_requests.txt
   /usr/bin/python3 tests/unit/data/sqs_requests.py >> tests/unit/data/sqs_requests.txt
+  python3 tests/unit/data/sqs_requests.py --query StartMessageMoveTask CancelMessageMoveTask \
+      ListMessageMoveTasks >> tests/unit/data/sqs_requests.txt
+
+Debian's botocore (1.29) predates the message move task actions (2023) and skips them. The last
+command captures their query form: `--query CASE...` runs pip's botocore with its own SQS model
+switched to the query protocol, whose serializer botocore still has. Those three actions carry
+only scalar members, which the query protocol writes as `Name=value` whatever the model's
+list and map traits, so the form is the one a query-era client sends.
 
 Each request is one line: `protocol<TAB>case<TAB>target<TAB>content-type<TAB>body`, the body
 with backslash, tab and newline escaped as \\\\, \\t and \\n. Nothing is sent: a before-send
 hook records the request and answers with an empty reply.
 """
+import json
+import os
+import sys
+import tempfile
+
+import botocore
 import botocore.awsrequest
 import botocore.session
 
 URL = "http://127.0.0.1:9324/000000000000/orders"
+ARN = "arn:aws:sqs:us-east-1:000000000000:orders"
+DLQ_ARN = ARN + "-dlq"
 BINARY = b"Hello binary world!"
 
 CALLS = [
@@ -60,6 +76,16 @@ CALLS = [
     ("TagQueue", "tag_queue", dict(QueueUrl=URL, Tags={"team": "core"})),
     ("UntagQueue", "untag_queue", dict(QueueUrl=URL, TagKeys=["team", "env"])),
     ("ListQueueTags", "list_queue_tags", dict(QueueUrl=URL)),
+    ("AddPermission", "add_permission", dict(
+        QueueUrl=URL, Label="AliceSend", AWSAccountIds=["111122223333", "444455556666"],
+        Actions=["SendMessage", "ReceiveMessage"])),
+    ("RemovePermission", "remove_permission", dict(QueueUrl=URL, Label="AliceSend")),
+    ("ListDeadLetterSourceQueues", "list_dead_letter_source_queues", dict(
+        QueueUrl=URL + "-dlq", MaxResults=10, NextToken="n1")),
+    ("StartMessageMoveTask", "start_message_move_task", dict(
+        SourceArn=DLQ_ARN, DestinationArn=ARN, MaxNumberOfMessagesPerSecond=50)),
+    ("CancelMessageMoveTask", "cancel_message_move_task", dict(TaskHandle="task-1")),
+    ("ListMessageMoveTasks", "list_message_move_tasks", dict(SourceArn=DLQ_ARN, MaxResults=10)),
 ]
 
 
@@ -67,8 +93,27 @@ def escape(text):
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
+def query_model_session():
+    """A session whose SQS model is this botocore's own with its protocol set to query."""
+    session = botocore.session.get_session()
+    loader = session.get_component("data_loader")
+    model = loader.load_service_model("sqs", "service-2")
+    model["metadata"]["protocol"] = "query"
+    model["metadata"]["protocols"] = ["query"]
+    model["metadata"]["xmlNamespace"] = "http://queue.amazonaws.com/doc/2012-11-05/"
+    directory = tempfile.mkdtemp()
+    version = os.path.join(directory, "sqs", model["metadata"]["apiVersion"])
+    os.makedirs(version)
+    with open(os.path.join(version, "service-2.json"), "w") as f:
+        json.dump(model, f)
+    loader.search_paths.insert(0, directory)
+    return session
+
+
 def main():
-    client = botocore.session.get_session().create_client(
+    only = sys.argv[2:] if sys.argv[1:2] == ["--query"] else None
+    session = query_model_session() if only else botocore.session.get_session()
+    client = session.create_client(
         "sqs", region_name="us-east-1", endpoint_url="http://127.0.0.1:9324",
         aws_access_key_id="x", aws_secret_access_key="y")
     captured = []
@@ -80,6 +125,12 @@ def main():
     client.meta.events.register("before-send", before_send)
     client.meta.config.retries = {"max_attempts": 0}
     for case, method, args in CALLS:
+        if only is not None and case not in only:
+            continue
+        if not hasattr(client, method):
+            print(f"{case}: not in botocore {botocore.__version__}'s SQS model, skipped",
+                  file=sys.stderr)
+            continue
         captured.clear()
         try:
             getattr(client, method)(**args)
