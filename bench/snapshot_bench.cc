@@ -16,13 +16,11 @@
 // runs on the next core and the build threads on the first, as sluice-dataplane keeps them off
 // its worker cores.
 #include <benchmark/benchmark.h>
-#include <pthread.h>
 #include <rte_cycles.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <array>
@@ -39,6 +37,7 @@
 #include "bench_main.h"
 #include "control_protocol.h"
 #include "lb_apply.h"
+#include "thread_affinity.h"
 #include "lb_job.h"
 #include "lb_runtime.h"
 #include "lb_snapshot.h"
@@ -114,13 +113,6 @@ std::vector<unsigned> cpus_from(unsigned first) {
   std::vector<unsigned> cpus;
   for (unsigned c = first; c < std::thread::hardware_concurrency(); ++c) cpus.push_back(c);
   return cpus;
-}
-
-void pin_to(unsigned cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
 unsigned main_cpu = 0, worker_cpu = 0;
@@ -399,7 +391,7 @@ void BM_ApplyUnderTraffic(benchmark::State& state) {
   PassHistogram passes;
   std::string failure;
   std::thread worker([&] {
-    pin_to(worker_cpu);
+    sluice::run_on_cpu(worker_cpu);
     try {
       TrafficJob job(snapshots, services);
       for (int i = 0; i < 1000; ++i) job.poll(*counters);  // the flows exist from here on

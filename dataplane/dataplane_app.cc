@@ -400,6 +400,8 @@ int run_dataplane(const DataplaneConfig& config, const lb::LbConfig& lb_config,
     case Job::kLb:
       run_lb(config, lb_config, reload_lb, ports, pool, start_cpus);
       break;
+    case Job::kQueues:  // run_queue_service, without EAL
+      break;
   }
   stop_ports(ports);
   rte_mempool_free(pool);

@@ -9,6 +9,8 @@
 #include "dataplane_app.h"
 #include "exception_path.h"
 #include "lb_config.h"
+#include "queue_service_app.h"
+#include "service_config.h"
 
 using namespace sluice::dataplane;
 using sluice::ConfigError;
@@ -29,7 +31,7 @@ unsigned first_core_other_than(unsigned core) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sluice-dataplane: kernel-bypass packet processing on pinned cores"};
-  std::string config_path, workers, hugepages, instance, control_socket;
+  std::string config_path, workers, hugepages, instance, control_socket, api_listen;
   std::vector<std::string> port_args;
   std::optional<unsigned> main_core, memory_mb, stats_interval;
   bool check_only = false;
@@ -44,14 +46,19 @@ int main(int argc, char** argv) {
   app.add_option("--stats-interval", stats_interval, "print counters every N seconds (0: off)");
   app.add_option("--control-socket", control_socket,
                  "unix socket sluice-controlplane connects to (lb job)");
+  app.add_option("--api-listen", api_listen, "HOST:PORT of the SQS API (queues job)");
   app.add_flag("--check", check_only, "validate the configuration and exit");
   CLI11_PARSE(app, argc, argv);
 
   try {
     sluice::lb::LbConfig lb_config;
+    sluice::api::ApiConfig api_config;
+    sluice::api::QueuesConfig queues_config;
     const std::vector<ConfigSection> sections = {
         {"lb", [&](const YamlField& f) { sluice::lb::parse_lb_section(f, lb_config); }},
         {"services", [&](const YamlField& f) { sluice::lb::parse_services_section(f, lb_config); }},
+        {"api", [&](const YamlField& f) { sluice::api::parse_api_section(f, api_config); }},
+        {"queues", [&](const YamlField& f) { sluice::api::parse_queues_section(f, queues_config); }},
     };
     DataplaneConfig config =
         config_path.empty() ? DataplaneConfig{} : load_config_file(config_path, sections);
@@ -66,6 +73,17 @@ int main(int argc, char** argv) {
     }
     if (main_core) config.cores.main = *main_core;
     if (!workers.empty()) config.cores.workers = parse_core_list(workers);
+    if (!api_listen.empty() && !sluice::api::parse_listen_address(api_listen, api_config))
+      throw ConfigError("--api-listen " + api_listen + ": expected HOST:PORT");
+    if (config.job == Job::kQueues) {
+      validate_config(config);
+      sluice::api::validate_service_config(api_config, queues_config);
+      if (check_only) {
+        fmt::print("configuration is valid\n");
+        return 0;
+      }
+      return run_queue_service(api_config, queues_config);
+    }
     if (config.cores.workers.empty())
       config.cores.workers = {first_core_other_than(config.cores.main)};
     if (!hugepages.empty()) config.hugepages = parse_hugepage_mode(hugepages);

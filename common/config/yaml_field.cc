@@ -59,6 +59,17 @@ std::vector<YamlField> YamlField::items() const {
   return out;
 }
 
+std::vector<std::pair<std::string, YamlField>> YamlField::entries() const {
+  if (!node_.IsMap()) fail("expected a map");
+  std::vector<std::pair<std::string, YamlField>> out;
+  for (const auto& kv : node_) {
+    const YamlField key(source_, key_, kv.first);
+    std::string name = key.str();
+    out.emplace_back(name, YamlField(source_, key_ + "." + name, kv.second));
+  }
+  return out;
+}
+
 std::string YamlField::str() const {
   if (!node_.IsScalar()) fail("expected a string");
   // YAML documents are UTF-8; yaml-cpp passes other bytes through, to names, JSON and logs.

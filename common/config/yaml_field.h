@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/config_error.h"
@@ -40,6 +41,8 @@ class YamlField {
   // Requires a sequence; returns its items.
   std::vector<YamlField> items() const;
   bool is_sequence() const { return node_.IsSequence(); }
+  // Requires a map whose keys are strings; returns its entries in document order.
+  std::vector<std::pair<std::string, YamlField>> entries() const;
 
   std::string str() const;
   uint64_t uint(uint64_t min, uint64_t max) const;

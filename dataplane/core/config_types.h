@@ -21,7 +21,8 @@ struct CoreConfig {
   std::vector<unsigned> workers;  // one pinned polling loop on each
 };
 
-enum class Job { kWire, kLb };
+// kQueues serves the SQS API on io_uring service cores; it takes no DPDK port and starts no EAL.
+enum class Job { kWire, kLb, kQueues };
 
 struct DataplaneConfig {
   std::string instance = "sluice";  // EAL file prefix: lets several dataplanes share a host

@@ -71,25 +71,42 @@ void append_number(std::string& out, uint64_t n) {
   out.append(buf, end);
 }
 
-}  // namespace
-
-void write_response(std::string& out, uint16_t status, HeaderList headers, std::string_view body,
-                    bool keep_alive) {
+void write_status_line(std::string& out, uint16_t status) {
   out += "HTTP/1.1 ";
   append_number(out, status);
   out += ' ';
   out += reason_phrase(status);
   out += "\r\n";
-  for (const auto& [name, value] : headers) {
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
-  }
+}
+
+void write_header(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  out += value;
+  out += "\r\n";
+}
+
+void write_body(std::string& out, std::string_view body, bool keep_alive) {
   out += "Content-Length: ";
   append_number(out, body.size());
   out += keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
   out += body;
+}
+
+}  // namespace
+
+void write_response(std::string& out, uint16_t status, HeaderList headers, std::string_view body,
+                    bool keep_alive) {
+  write_status_line(out, status);
+  for (const auto& [name, value] : headers) write_header(out, name, value);
+  write_body(out, body, keep_alive);
+}
+
+void write_response(std::string& out, uint16_t status, std::span<const OwnedHeader> headers,
+                    std::string_view body, bool keep_alive) {
+  write_status_line(out, status);
+  for (const auto& [name, value] : headers) write_header(out, name, value);
+  write_body(out, body, keep_alive);
 }
 
 void write_error(std::string& out, const ParseError& error) {

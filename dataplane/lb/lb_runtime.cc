@@ -1,8 +1,5 @@
 #include "lb_runtime.h"
 
-#include <pthread.h>
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -14,6 +11,7 @@
 #include <unordered_map>
 
 #include "config.h"
+#include "thread_affinity.h"
 
 namespace sluice::lb {
 namespace {
@@ -80,14 +78,6 @@ std::shared_ptr<const MaglevTable> build_maglev(const ServiceConfig& sc, size_t 
   }
 }
 
-void run_on(const std::vector<unsigned>& cpus) {
-  if (cpus.empty()) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  for (unsigned c : cpus) CPU_SET(c, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
 // Builds the tables of the services that have none, on up to config.build_threads threads (the
 // caller being one): the builds are independent, and a large configuration is mostly them.
 void build_missing_tables(const LbConfig& config, std::vector<ServiceRuntime>& services) {
@@ -112,7 +102,7 @@ void build_missing_tables(const LbConfig& config, std::vector<ServiceRuntime>& s
   try {
     for (size_t t = 1; t < threads; ++t) {
       helpers.emplace_back([&] {
-        run_on(config.build_cpus);
+        run_on_cpus(config.build_cpus);
         work();
       });
     }

@@ -123,7 +123,10 @@ class QueueEngine {
                                                std::span<const VisibilityEntry> entries);
 
   // Dead-letter queues.
-  Result<std::vector<std::string>> list_dead_letter_source_queues(std::string_view name);
+  // The queues of this shard whose dead-letter queue is `name`; with `owner`, `name` must be a
+  // queue of this shard (the other shards are asked with owner false).
+  Result<std::vector<std::string>> list_dead_letter_source_queues(std::string_view name,
+                                                                  bool owner = true);
   Result<std::string> start_move_task(const StartMoveTaskRequest& request);
   Result<uint64_t> cancel_move_task(std::string_view task_handle);  // messages moved so far
   Result<std::vector<MoveTaskInfo>> list_move_tasks(std::string_view source_arn,

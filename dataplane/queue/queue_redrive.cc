@@ -137,9 +137,9 @@ bool QueueEngine::is_dead_letter_queue(const Queue& q) const {
 }
 
 Result<std::vector<std::string>> QueueEngine::list_dead_letter_source_queues(
-    std::string_view name) {
+    std::string_view name, bool owner) {
   Operation op(*this);
-  if (find(name) == nullptr) return no_such_queue();
+  if (owner && find(name) == nullptr) return no_such_queue();
   std::vector<std::string> sources;
   for (const auto& [source_name, q] : queues_) {
     const auto& policy = q->settings.redrive_policy;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "pointer_index.h"
+#include "thread_affinity.h"
 
 namespace sluice::queue {
 
@@ -113,7 +114,8 @@ void ShardCall::on_durable() {
 ShardSet::ShardSet(const ShardSetConfig& config)
     : sources_(config.sources),
       total_sources_(config.sources + config.shards),
-      idle_sleep_us_(config.idle_sleep_us) {
+      idle_sleep_us_(config.idle_sleep_us),
+      cores_(config.cores) {
   for (uint32_t i = 0; i < total_sources_ * config.shards; ++i) {
     requests_.push_back(std::make_unique<SpscRing<ShardCall*>>(config.ring_capacity));
     replies_.push_back(std::make_unique<SpscRing<ShardCall*>>(config.ring_capacity));
@@ -247,6 +249,7 @@ void ShardSet::start() {
   if (running_.exchange(true)) return;
   for (uint32_t s = 0; s < shard_count(); ++s) {
     threads_.emplace_back([this, s] {
+      if (s < cores_.size()) sluice::run_on_cpu(cores_[s]);
       int idle = 0;
       while (running_.load(std::memory_order_relaxed)) {
         if (run_once(s) > 0) {

@@ -67,6 +67,7 @@ struct ShardSetConfig {
   // How long an idle shard thread sleeps between polls once yielding did not bring work; 0
   // keeps it spinning (lowest latency, a whole core).
   uint32_t idle_sleep_us = 50;
+  std::vector<unsigned> cores;  // start(): shard i runs on cores[i] when given
   EngineConfig engine;
   // ShardSet::open: where the shards keep their logs (<directory>/shard-N); empty: in memory.
   std::string directory;
@@ -133,6 +134,7 @@ class ShardSet {
   std::vector<std::unique_ptr<SpscRing<ShardCall*>>> replies_;
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;
+  std::vector<unsigned> cores_;
 };
 
 }  // namespace sluice::queue

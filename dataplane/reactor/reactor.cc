@@ -337,6 +337,14 @@ void Reactor::run_once(Clock::duration max_wait) {
   io_uring_cq_advance(&ring_, seen);
 
   run_timers();
+  flush_queued();
+}
+
+void Reactor::flush_later(Connection& c) {
+  if (!c.closed) dirty_.push_back(&c);
+}
+
+void Reactor::flush_queued() {
   for (Connection* c : dirty_) flush(*c);
   dirty_.clear();
   // Closed connections with nothing in flight are freed only now, when no pointer to them is left

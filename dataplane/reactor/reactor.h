@@ -112,6 +112,10 @@ class Reactor {
   // One pass: submits what is queued, waits up to `max_wait` for completions (or the next timer),
   // handles them, runs due timers, and flushes output.
   void run_once(Clock::duration max_wait);
+  // Output queued on `c` outside on_data (an answer that arrived from elsewhere) leaves at the
+  // next flush_queued(), which run_once() also does at the end of each pass.
+  void flush_later(Connection& c);
+  void flush_queued();
   // Passes until `stop` holds (checked at least every `tick`).
   void run_until(const std::function<bool()>& stop,
                  Clock::duration tick = std::chrono::milliseconds(50));
