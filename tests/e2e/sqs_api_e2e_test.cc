@@ -318,45 +318,65 @@ void expect_query_error(const Response& r, int status, std::string_view code) {
 
 // --- SigV4, signed here from the specification's steps --------------------------------------
 
-struct Signed {
-  std::string amz_date;
-  std::string authorization;
+struct Credentials {
+  std::string access_key;
+  std::string secret;
 };
 
-Signed sign_json(const std::string& host, std::string_view action, const std::string& body,
-                 const std::string& access_key, const std::string& secret) {
+// A POST to "/" carrying `headers` (Host and X-Amz-Date are added) and `body`, signed over all of
+// its headers with `credentials` at the current time.
+std::string signed_request(const std::string& host,
+                           std::vector<std::pair<std::string, std::string>> headers,
+                           const std::string& body, const Credentials& credentials) {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
   char stamp[17];
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
   const std::string amz_date = stamp, date = amz_date.substr(0, 8);
-  const std::string target = "AmazonSQS." + std::string(action);
-  const std::string signed_headers = "content-type;host;x-amz-date;x-amz-target";
-  const std::string canonical = "POST\n" + api::sigv4::canonical_uri("/") + "\n" +
-                                api::sigv4::canonical_query("", false) + "\n" +
-                                "content-type:application/x-amz-json-1.0\n" + "host:" + host +
-                                "\n" + "x-amz-date:" + amz_date + "\n" + "x-amz-target:" + target +
-                                "\n\n" + signed_headers + "\n" + api::sigv4::hex_sha256(body);
+  headers.emplace_back("Host", host);
+  headers.emplace_back("X-Amz-Date", amz_date);
+
+  std::map<std::string, std::string> canonical_headers;
+  for (const auto& [name, value] : headers) canonical_headers[lower(name)] = value;
+  std::string canonical = "POST\n" + api::sigv4::canonical_uri("/") + "\n" +
+                          api::sigv4::canonical_query("", false) + "\n";
+  std::string signed_headers;
+  for (const auto& [name, value] : canonical_headers) {
+    canonical += name + ":" + value + "\n";
+    signed_headers += (signed_headers.empty() ? "" : ";") + name;
+  }
+  canonical += "\n" + signed_headers + "\n" + api::sigv4::hex_sha256(body);
   const std::string scope = date + "/" + SqsServer::kRegion + "/sqs/aws4_request";
   const std::string to_sign =
       "AWS4-HMAC-SHA256\n" + amz_date + "\n" + scope + "\n" + api::sigv4::hex_sha256(canonical);
-  const auto key = api::sigv4::derive_signing_key(secret, date, SqsServer::kRegion, "sqs");
+  const auto key =
+      api::sigv4::derive_signing_key(credentials.secret, date, SqsServer::kRegion, "sqs");
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(to_sign.data()), to_sign.size(), mac, &mac_len);
-  return {amz_date, "AWS4-HMAC-SHA256 Credential=" + access_key + "/" + scope +
-                        ", SignedHeaders=" + signed_headers + ", Signature=" + hex(mac, mac_len)};
+
+  std::string request = "POST / HTTP/1.1\r\n";
+  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
+  return request + "Authorization: AWS4-HMAC-SHA256 Credential=" + credentials.access_key + "/" +
+         scope + ", SignedHeaders=" + signed_headers + ", Signature=" + hex(mac, mac_len) +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 std::string signed_json_request(const std::string& host, std::string_view action,
-                                const std::string& body, const std::string& access_key,
-                                const std::string& secret) {
-  const Signed s = sign_json(host, action, body, access_key, secret);
-  return json_request(
-      host, action, body,
-      "X-Amz-Date: " + s.amz_date + "\r\nAuthorization: " + s.authorization + "\r\n");
+                                const std::string& body, const Credentials& credentials) {
+  return signed_request(host,
+                        {{"Content-Type", "application/x-amz-json-1.0"},
+                         {"X-Amz-Target", "AmazonSQS." + std::string(action)}},
+                        body, credentials);
+}
+
+std::string signed_query_request(const std::string& host,
+                                 const std::vector<std::pair<std::string, std::string>>& params,
+                                 const Credentials& credentials) {
+  return signed_request(host, {{"Content-Type", "application/x-www-form-urlencoded"}},
+                        form_encode(params), credentials);
 }
 
 // --- The fixture -------------------------------------------------------------------------------
@@ -507,6 +527,34 @@ TEST_F(SqsApiE2eTest, LongPollOnAnEmptyQueueEndsEmpty) {
   EXPECT_EQ(again->json().value("QueueUrl", ""), url) << again->body;
 }
 
+TEST_F(SqsApiE2eTest, LongPollsOfClosedConnectionsTakeNoMessage) {
+  const std::string url = create_queue("gone-pollers");
+  std::vector<std::unique_ptr<Connection>> pollers;
+  for (int i = 0; i < 4; ++i) {
+    pollers.push_back(std::make_unique<Connection>(port()));
+    ASSERT_TRUE(pollers.back()->send(json_request(
+        host(), "ReceiveMessage", Json{{"QueueUrl", url}, {"WaitTimeSeconds", 20}}.dump())));
+  }
+  EXPECT_FALSE(pollers.back()->readable_within(300ms));
+  // Two leave with a FIN, two with a reset.
+  for (size_t i = 0; i < pollers.size(); ++i) {
+    if (i % 2 == 0) pollers[i]->reset();
+  }
+  pollers.clear();
+  EXPECT_EQ(json("GetQueueUrl", {{"QueueName", "gone-pollers"}}).status, 200);
+
+  const Response sent = json("SendMessage", {{"QueueUrl", url}, {"MessageBody", "for the living"}});
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  // Handed to a poller that is gone, the message would stay invisible for the visibility timeout.
+  const Response r = call(json_request(host(), "ReceiveMessage",
+                                       Json{{"QueueUrl", url}, {"WaitTimeSeconds", 5}}.dump()),
+                          5s + kReplyTimeout);
+  EXPECT_EQ(r.status, 200) << r.body;
+  const Json messages = messages_of(r);
+  ASSERT_EQ(messages.size(), 1u) << r.body;
+  EXPECT_EQ(messages[0].value("Body", ""), "for the living");
+}
+
 TEST_F(SqsApiE2eTest, HundredConcurrentLongPollsShareHundredMessages) {
   constexpr int kPollers = 100;
   const std::string url = create_queue("fan-out");
@@ -631,18 +679,29 @@ TEST_F(SqsApiE2eTest, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_TRUE(last->closes());
   EXPECT_TRUE(c.closed_by_server());
 
-  // HTTP/1.0 without keep-alive ends after one reply.
+  // HTTP/1.0 ends after one reply unless both sides say keep-alive.
   const std::string body = Json{{"QueueName", "keep-alive"}}.dump();
-  Connection old(port());
-  ASSERT_TRUE(old.send(
+  const std::string http10 =
       "POST / HTTP/1.0\r\nHost: " + host() +
       "\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: AmazonSQS.GetQueueUrl\r\n"
       "Content-Length: " +
-      std::to_string(body.size()) + "\r\n\r\n" + body));
+      std::to_string(body.size()) + "\r\n";
+  Connection old(port());
+  ASSERT_TRUE(old.send(http10 + "\r\n" + body));
   auto r = old.read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_TRUE(old.closed_by_server());
+
+  Connection old_kept(port());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(old_kept.send(http10 + "Connection: keep-alive\r\n\r\n" + body));
+    auto kept = old_kept.read();
+    ASSERT_TRUE(kept) << "HTTP/1.0 keep-alive request " << i << " got no reply";
+    EXPECT_EQ(kept->status, 200) << kept->body;
+    // An HTTP/1.0 client keeps the connection only when the reply says so.
+    EXPECT_EQ(lower(kept->header("Connection").value_or("")), "keep-alive");
+  }
   EXPECT_EQ(drain(url, 20).size(), 20u);
 }
 
@@ -865,54 +924,67 @@ class SqsApiAuthE2eTest : public SqsApiE2eTest {
   }
 };
 
-TEST_F(SqsApiAuthE2eTest, OnlyCorrectlySignedRequestsAreServed) {
-  const std::string create = Json{{"QueueName", "secured"}}.dump();
-  // Unsigned, in both protocols.
-  expect_json_error(call(json_request(host(), "CreateQueue", create)), 403,
-                    "MissingAuthenticationToken", "MissingAuthenticationToken");
-  expect_query_error(
-      call(query_request(host(), {{"Action", "CreateQueue"}, {"QueueName", "secured"}})), 403,
-      "MissingAuthenticationToken");
-  // Signed with the wrong secret, and with an unknown key.
-  expect_json_error(call(signed_json_request(host(), "CreateQueue", create, SqsServer::kAccessKeyId,
-                                             "not-the-secret")),
-                    403, "SignatureDoesNotMatch", "SignatureDoesNotMatch");
-  expect_json_error(call(signed_json_request(host(), "CreateQueue", create, "AKIDUNKNOWN",
-                                             SqsServer::kSecretAccessKey)),
-                    403, "InvalidClientTokenId", "InvalidClientTokenId");
-  // A correct signature over a body that was changed afterwards.
-  std::string tampered = signed_json_request(host(), "CreateQueue", create, SqsServer::kAccessKeyId,
-                                             SqsServer::kSecretAccessKey);
-  tampered.replace(tampered.rfind("secured"), 7, "hijackd");
-  expect_json_error(call(tampered), 403, "SignatureDoesNotMatch", "SignatureDoesNotMatch");
+// SDKs read an SQS JSON error's code from x-amzn-query-error; AWS's JSON services name
+// authentication failures in __type with shapes of their own, so only its presence is checked.
+void expect_json_auth_error(const Response& r, std::string_view code) {
+  EXPECT_EQ(r.status, 403) << r.body;
+  const Json body = r.json();
+  ASSERT_TRUE(body.is_object()) << r.body;
+  EXPECT_NE(body.value("__type", "").find('#'), std::string::npos) << r.body;
+  EXPECT_TRUE(body.contains("message")) << r.body;
+  EXPECT_EQ(r.header("x-amzn-query-error").value_or(""), std::string(code) + ";Sender") << r.body;
+}
 
-  // Correctly signed requests work, and the refused ones created nothing.
+TEST_F(SqsApiAuthE2eTest, OnlyCorrectlySignedRequestsAreServed) {
+  const Credentials good{SqsServer::kAccessKeyId, SqsServer::kSecretAccessKey};
+  const Credentials wrong_secret{SqsServer::kAccessKeyId, "not-the-secret"};
+  const Credentials unknown_key{"AKIDUNKNOWN", SqsServer::kSecretAccessKey};
+  const std::string create = Json{{"QueueName", "secured"}}.dump();
+  const std::vector<std::pair<std::string, std::string>> create_form{{"Action", "CreateQueue"},
+                                                                     {"QueueName", "secured"}};
+
+  // Unsigned.
+  expect_json_auth_error(call(json_request(host(), "CreateQueue", create)),
+                         "MissingAuthenticationToken");
+  expect_query_error(call(query_request(host(), create_form)), 403, "MissingAuthenticationToken");
+  // Signed with the wrong secret.
+  expect_json_auth_error(call(signed_json_request(host(), "CreateQueue", create, wrong_secret)),
+                         "SignatureDoesNotMatch");
+  expect_query_error(call(signed_query_request(host(), create_form, wrong_secret)), 403,
+                     "SignatureDoesNotMatch");
+  // Signed with a key the server does not know.
+  expect_json_auth_error(call(signed_json_request(host(), "CreateQueue", create, unknown_key)),
+                         "InvalidClientTokenId");
+  // Correctly signed, then the body changed.
+  std::string tampered = signed_json_request(host(), "CreateQueue", create, good);
+  tampered.replace(tampered.rfind("secured"), 7, "hijackd");
+  expect_json_auth_error(call(tampered), "SignatureDoesNotMatch");
+
+  // Correctly signed requests are served, in both protocols; the refused ones created nothing.
   Connection c(port());
-  auto signed_call = [&](std::string_view action, const Json& body) {
-    EXPECT_TRUE(c.send(signed_json_request(host(), action, body.dump(), SqsServer::kAccessKeyId,
-                                           SqsServer::kSecretAccessKey)));
+  auto signed_call = [&](const std::string& request) {
+    EXPECT_TRUE(c.send(request));
     auto r = c.read();
     if (!r) {
-      ADD_FAILURE() << "no reply to signed " << action;
+      ADD_FAILURE() << "no reply to:\n" << request;
       return Response{};
     }
     return *r;
   };
-  const Response listed = signed_call("ListQueues", Json::object());
+  const Response listed = signed_call(signed_json_request(host(), "ListQueues", "{}", good));
   EXPECT_EQ(listed.status, 200) << listed.body;
-  EXPECT_FALSE(listed.json().contains("QueueUrls") && !listed.json()["QueueUrls"].empty())
-      << listed.body;
-  const Response created = signed_call("CreateQueue", {{"QueueName", "secured"}});
+  EXPECT_TRUE(listed.json().value("QueueUrls", Json::array()).empty()) << listed.body;
+  const Response created = signed_call(signed_query_request(host(), create_form, good));
   ASSERT_EQ(created.status, 200) << created.body;
-  const std::string url = created.json().value("QueueUrl", "");
-  EXPECT_EQ(url, server_->queue_url("secured"));
-  const Response sent = signed_call("SendMessage", {{"QueueUrl", url}, {"MessageBody", "signed"}});
+  const std::string url = xml_text(created.body, "QueueUrl").value_or("");
+  EXPECT_EQ(url, server_->queue_url("secured")) << created.body;
+  const Response sent = signed_call(signed_json_request(
+      host(), "SendMessage", Json{{"QueueUrl", url}, {"MessageBody", "signed"}}.dump(), good));
   EXPECT_EQ(sent.status, 200) << sent.body;
-  const Response received = signed_call("ReceiveMessage", {{"QueueUrl", url}});
+  const Response received = signed_call(
+      signed_query_request(host(), {{"Action", "ReceiveMessage"}, {"QueueUrl", url}}, good));
   EXPECT_EQ(received.status, 200) << received.body;
-  const Json messages = messages_of(received);
-  ASSERT_EQ(messages.size(), 1u) << received.body;
-  EXPECT_EQ(messages[0].value("Body", ""), "signed");
+  EXPECT_EQ(xml_texts(received.body, "Body"), std::vector<std::string>{"signed"}) << received.body;
 }
 
 // --- Shutdown ----------------------------------------------------------------------------------
