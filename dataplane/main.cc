@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
       throw ConfigError("--api-listen " + api_listen + ": expected HOST:PORT");
     if (config.job == Job::kQueues) {
       validate_config(config);
-      sluice::api::validate_service_config(api_config, queues_config);
+      sluice::api::validate_api_config(api_config);
       if (check_only) {
         fmt::print("configuration is valid\n");
         return 0;

@@ -91,10 +91,9 @@ void parse_api_section(const YamlField& field, ApiConfig& config) {
 }
 
 void parse_queues_section(const YamlField& field, QueuesConfig& config) {
-  field.expect_map({"shards", "cores", "directory", "memory_budget_mb", "declare"});
+  field.expect_map({"shards", "directory", "memory_budget_mb", "declare"});
   if (auto f = field.child("shards"); f.present())
     config.shards = static_cast<uint32_t>(f.uint(1, 64));
-  if (auto f = field.child("cores"); f.present()) config.cores = core_list(f);
   if (auto f = field.child("directory"); f.present()) config.directory = f.str();
   if (auto f = field.child("memory_budget_mb"); f.present())
     config.memory_budget_mb = f.uint(16, 1 << 20);
@@ -113,13 +112,8 @@ void parse_queues_section(const YamlField& field, QueuesConfig& config) {
   }
 }
 
-void validate_service_config(const ApiConfig& api, const QueuesConfig& queues) {
+void validate_api_config(const ApiConfig& api) {
   check_cores(api.cores, "api.cores");
-  check_cores(queues.cores, "queues.cores");
-  if (!queues.cores.empty() && queues.cores.size() != queues.shards) {
-    throw ConfigError("queues.cores: lists " + std::to_string(queues.cores.size()) + " cores for " +
-                      std::to_string(queues.shards) + " shards");
-  }
   if (api.authentication && api.access_keys.empty())
     throw ConfigError("api.access_keys: authentication is on but no access key is configured");
 }

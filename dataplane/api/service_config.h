@@ -35,9 +35,8 @@ struct DeclaredQueue {
 };
 
 struct QueuesConfig {
-  uint32_t shards = 1;
-  std::vector<unsigned> cores;  // pins shard i to cores[i]; empty: not pinned
-  std::string directory;        // durable logs under it; empty: in memory
+  uint32_t shards = 0;    // 0: one per service core; shard s runs on service core s % cores
+  std::string directory;  // durable logs under it; empty: in memory
   uint64_t memory_budget_mb = 1024;
   std::vector<DeclaredQueue> declared;
 };
@@ -47,7 +46,7 @@ void parse_queues_section(const YamlField& field, QueuesConfig& config);
 // "HOST:PORT" (an IPv6 host in brackets) into config.address and config.port; false when it is
 // not of that form.
 bool parse_listen_address(const std::string& text, ApiConfig& config);
-// Cross-checks once both sections and the command line are in: throws ConfigError.
-void validate_service_config(const ApiConfig& api, const QueuesConfig& queues);
+// Checks the section once the command line is in too: throws ConfigError.
+void validate_api_config(const ApiConfig& api);
 
 }  // namespace sluice::api

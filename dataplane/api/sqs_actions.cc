@@ -242,6 +242,16 @@ std::optional<ApiError> check_account(const Request& request, std::string_view a
 
 void ActionCall::run(QueueEngine& engine, const queue::Completion& completion) {
   const std::string queue = owning_queue(request);
+  if (part == Part::kCancelReceive) {
+    // The receive is still this shard's while it waits; once ended it goes back unanswered.
+    if (cancelled->wait_id_ != 0 && engine.cancel_receive(cancelled->wait_id_)) {
+      cancelled->wait_id_ = 0;
+      cancelled->reply = {};
+      cancelled->completion_.done(queue);
+    }
+    completion.done(queue);
+    return;
+  }
   if (part != Part::kWhole) {
     run_part(engine);
     completion.done(queue);
@@ -251,11 +261,14 @@ void ActionCall::run(QueueEngine& engine, const queue::Completion& completion) {
     // Answered by on_receive, now or when a long poll ends.
     completion_ = completion;
     const auto& r = std::get<ReceiveMessageRequest>(request.params);
-    engine.receive({.queue = r.queue.name,
-                    .max_messages = r.max_messages,
-                    .visibility_timeout_s = r.visibility_timeout_s,
-                    .wait_time_s = r.wait_time_s},
-                   *this);
+    wait_id_ = 0;
+    const uint64_t wait = engine.receive({.queue = r.queue.name,
+                                          .max_messages = r.max_messages,
+                                          .visibility_timeout_s = r.visibility_timeout_s,
+                                          .wait_time_s = r.wait_time_s},
+                                         *this);
+    // 0 when answered already; otherwise on_receive clears it once the wait ends.
+    wait_id_ = wait;
     return;
   }
   reply = run_whole(engine);
@@ -263,6 +276,7 @@ void ActionCall::run(QueueEngine& engine, const queue::Completion& completion) {
 }
 
 void ActionCall::on_receive(const queue::ReceiveOutcome& outcome) {
+  wait_id_ = 0;
   const auto& r = std::get<ReceiveMessageRequest>(request.params);
   reply = outcome.error != nullptr
               ? error_reply(context, *outcome.error)

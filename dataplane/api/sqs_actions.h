@@ -39,6 +39,7 @@ class ActionCall final : public queue::ShardCall, public queue::ReceiveSink {
     kWhole,              // the whole request: `reply` is the answer
     kQueueNames,         // this shard's queues matching a ListQueues request
     kDeadLetterSources,  // this shard's queues whose dead-letter queue is the request's
+    kCancelReceive,      // ends `cancelled`'s long poll unanswered (its client went away)
   };
 
   Request request{};
@@ -46,10 +47,11 @@ class ActionCall final : public queue::ShardCall, public queue::ReceiveSink {
   Part part = Part::kWhole;
   bool list_owner = false;  // kDeadLetterSources: this shard owns the dead-letter queue
 
-  Reply reply;                     // kWhole
-  std::vector<std::string> names;  // list parts, sorted
-  std::optional<ApiError> error;   // list parts
-  void* waiter = nullptr;          // the sending core's record of the exchange
+  Reply reply;                      // kWhole
+  std::vector<std::string> names;   // list parts, sorted
+  std::optional<ApiError> error;    // list parts
+  void* waiter = nullptr;           // the sending core's record of the exchange
+  ActionCall* cancelled = nullptr;  // kCancelReceive: the receive it ends
 
   void run(queue::QueueEngine& engine, const queue::Completion& completion) override;
   void on_receive(const queue::ReceiveOutcome& outcome) override;
@@ -59,6 +61,7 @@ class ActionCall final : public queue::ShardCall, public queue::ReceiveSink {
   Reply run_whole(queue::QueueEngine& engine);
 
   queue::Completion completion_;
+  uint64_t wait_id_ = 0;  // a receive that waits (long poll), for kCancelReceive
 };
 
 // The merged answer of the list parts of one ListQueues or ListDeadLetterSourceQueues request:

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <deque>
+#include <latch>
 #include <random>
 #include <stdexcept>
 #include <unordered_map>
@@ -23,13 +25,15 @@ namespace {
 
 using sqs::ActionCall;
 
-// How long a reactor waits for the kernel while calls are out at the shards: not at all for the
-// first passes after an answer (the next one is usually microseconds away), then briefly. Long
-// polls alone are checked on a slower beat; with nothing out, the wait is the stop check's.
-constexpr int kSpinPasses = 2000;
+// How a service core waits when a pass found nothing to do: it keeps polling for a while after
+// its last work (the next request or answer is usually microseconds away), then waits briefly
+// (a durable shard's log completes on its own ring, not this one), then sleeps until its sockets
+// or its doorbell wake it, or its shards' timers (long polls, visibility) are due.
+constexpr auto kSpinFor = std::chrono::microseconds(200);
+constexpr auto kShortWaitFor = std::chrono::milliseconds(50);
 constexpr auto kShortWait = std::chrono::microseconds(50);
-constexpr auto kLongPollWait = std::chrono::milliseconds(1);
-constexpr auto kIdleWait = std::chrono::milliseconds(20);
+constexpr auto kShardTimerWait = std::chrono::milliseconds(5);
+constexpr auto kIdleWait = std::chrono::milliseconds(50);
 
 // Request ids in the UUID form AWS uses, unique per core.
 class RequestIds {
@@ -47,29 +51,72 @@ class RequestIds {
 
 }  // namespace
 
-// One service core: its reactor's connections and the calls they have out at the shards.
+// Wakes a service core that sleeps in its reactor's wait: an eventfd its reactor watches, rung by
+// the other cores after they put a call or an answer on a ring it reads.
+struct Doorbell {
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  std::atomic<bool> sleeping{false};
+
+  ~Doorbell() { ::close(fd); }
+  void ring() {
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // the ring's push before the look
+    if (sleeping.exchange(false)) {
+      const uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
+    }
+  }
+  void clear() {
+    uint64_t count;
+    [[maybe_unused]] ssize_t n = ::read(fd, &count, sizeof count);
+  }
+};
+
+// One service core: its reactor's connections, the calls they have out at the shards, and the
+// shards it runs itself.
 class ApiCore final : public reactor::Handler {
  public:
-  ApiCore(const ApiConfig& config, queue::ShardSet& shards, uint32_t source)
-      : config_(config), shards_(shards), source_(source), verifier_(verifier_options(config)) {}
+  ApiCore(const ApiConfig& config, queue::ShardSet& shards, uint32_t source,
+          std::vector<uint32_t> own_shards, Doorbell& doorbell)
+      : config_(config),
+        shards_(shards),
+        source_(source),
+        own_shards_(std::move(own_shards)),
+        doorbell_(doorbell),
+        verifier_(verifier_options(config)) {}
 
   void run(int listen_fd, const std::atomic<bool>& running) {
+    using Clock = reactor::Reactor::Clock;
     reactor::ReactorOptions options;
     options.max_input = config_.max_request_bytes + (1 << 20);
     reactor::Reactor reactor(options);
     reactor_ = &reactor;
     reactor.listen(listen_fd, *this);
-    int spins = 0;
+    reactor.watch(doorbell_.fd, [this] { doorbell_.clear(); });
+    Clock::time_point last_work = Clock::now();
+    Clock::duration wait{};
     while (running.load(std::memory_order_relaxed)) {
-      const auto wait =
-          fast_calls_ > 0 ? (spins < kSpinPasses ? reactor::Reactor::Clock::duration{} : kShortWait)
-          : long_polls_ > 0 ? kLongPollWait
-                            : kIdleWait;
       reactor.run_once(wait);
-      const bool answered = collect_answers();
-      submit_backlog();
+      doorbell_.sleeping.store(false, std::memory_order_relaxed);
+      const Clock::time_point now = Clock::now();
+      if (work_pass() > 0) last_work = now;
       reactor.flush_queued();
-      spins = answered ? 0 : spins + 1;
+      const Clock::duration idle = now - last_work;
+      wait = idle < kSpinFor        ? Clock::duration{}
+             : idle < kShortWaitFor ? Clock::duration(kShortWait)
+             : own_shards_.empty()  ? Clock::duration(kIdleWait)
+                                    : Clock::duration(kShardTimerWait);
+      if (wait > Clock::duration{}) {
+        // Announce the sleep, then look once more: a push made before the announcement did not
+        // ring the doorbell.
+        doorbell_.sleeping.store(true);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (work_pass() > 0) {
+          doorbell_.sleeping.store(false, std::memory_order_relaxed);
+          last_work = now;
+          wait = {};
+          reactor.flush_queued();
+        }
+      }
     }
     reactor_ = nullptr;
   }
@@ -86,8 +133,19 @@ class ApiCore final : public reactor::Handler {
   void on_close(reactor::Connection& conn) override {
     auto* s = static_cast<ConnState*>(conn.user);
     s->conn = nullptr;
-    // Calls still out at a shard (a long poll) come back later; the state goes with the last.
-    if (s->waiting == 0) states_.erase(s);
+    // Calls still out at a shard come back later; the state goes with the last. A receive that
+    // waits is ended, so that no message is handed to a client that is gone.
+    if (s->waiting == 0) {
+      states_.erase(s);
+    } else if (s->request_action == sqs::Action::kReceiveMessage) {
+      ActionCall* receive = s->calls.front();
+      sqs::ReceiveMessageRequest target;
+      target.queue.name = s->queue;
+      s->request = {sqs::Action::kReceiveMessage, std::move(target)};
+      ActionCall* cancel = make_call(*s, ActionCall::Part::kCancelReceive);
+      cancel->cancelled = receive;
+      submit(cancel, shards_.shard_of(s->queue));
+    }
   }
 
  private:
@@ -100,9 +158,11 @@ class ApiCore final : public reactor::Handler {
     // The request being answered: its calls out at the shards.
     sqs::Request request{};
     sqs::CallContext context;
+    sqs::Action request_action{};
+    std::string queue;  // the one its shard runs it for
     std::vector<ActionCall*> calls;
     size_t waiting = 0;
-    bool long_poll = false;
+    bool http10 = false;
   };
 
   static sigv4::Options verifier_options(const ApiConfig& config) {
@@ -151,7 +211,14 @@ class ApiCore final : public reactor::Handler {
   }
 
   void answer(ConnState& s, const sqs::Reply& reply) {
-    http::write_response(s.conn->output(), reply.status, reply.headers, reply.body, s.keep_alive);
+    if (s.http10 && s.keep_alive) {
+      // An HTTP/1.0 client keeps the connection only when the reply says so.
+      sqs::Reply kept = reply;
+      kept.headers.emplace_back("Connection", "keep-alive");
+      http::write_response(s.conn->output(), kept.status, kept.headers, kept.body, true);
+    } else {
+      http::write_response(s.conn->output(), reply.status, reply.headers, reply.body, s.keep_alive);
+    }
     if (!s.keep_alive) s.conn->close_after_send();
     reactor_->flush_later(*s.conn);
   }
@@ -162,6 +229,7 @@ class ApiCore final : public reactor::Handler {
 
   void handle(ConnState& s, const http::Request& req) {
     s.keep_alive = req.keep_alive;
+    s.http10 = req.version == http::Version::kHttp10;
     s.context.request_id = ids_.next();
     std::string sender = config_.account_id;
     if (config_.authentication) {
@@ -194,7 +262,8 @@ class ApiCore final : public reactor::Handler {
 
   void dispatch(ConnState& s) {
     const sqs::Action action = s.request.action;
-    const std::string queue = sqs::owning_queue(s.request);
+    std::string queue = sqs::owning_queue(s.request);
+    s.request_action = action;
     if (sqs::spans_shards(action)) {
       const auto max_results =
           action == sqs::Action::kListQueues
@@ -217,13 +286,9 @@ class ApiCore final : public reactor::Handler {
       }
       return;
     }
-    ActionCall* call = make_call(s, ActionCall::Part::kWhole);
-    if (action == sqs::Action::kReceiveMessage) {
-      const auto& r = std::get<sqs::ReceiveMessageRequest>(s.request.params);
-      // A receive without WaitTimeSeconds may still wait: the queue's own wait time decides.
-      s.long_poll = !r.wait_time_s || *r.wait_time_s > 0;
-    }
-    submit(call, shards_.shard_of(queue));
+    const uint32_t shard = shards_.shard_of(queue);
+    s.queue = std::move(queue);
+    submit(make_call(s, ActionCall::Part::kWhole), shard);
   }
 
   ActionCall* make_call(ConnState& s, ActionCall::Part part) {
@@ -233,7 +298,12 @@ class ApiCore final : public reactor::Handler {
     }
     ActionCall* call = free_calls_.back();
     free_calls_.pop_back();
-    call->request = s.request;
+    // A whole request moves to its call (message bodies are not copied); list parts share it.
+    if (part == ActionCall::Part::kWhole) {
+      call->request = std::move(s.request);
+    } else {
+      call->request = s.request;
+    }
     call->context = s.context;
     call->part = part;
     call->waiter = &s;
@@ -243,12 +313,6 @@ class ApiCore final : public reactor::Handler {
   }
 
   void submit(ActionCall* call, uint32_t shard) {
-    auto* s = static_cast<ConnState*>(call->waiter);
-    if (s->long_poll) {
-      ++long_polls_;
-    } else {
-      ++fast_calls_;
-    }
     if (!backlog_.empty() || !shards_.submit_to(source_, shard, call))
       backlog_.push_back({call, shard});
   }
@@ -260,21 +324,32 @@ class ApiCore final : public reactor::Handler {
     }
   }
 
-  bool collect_answers() {
-    bool any = false;
+  // The core's own shards, the answers that came back, the calls that waited for room on a
+  // ring; again while one step gave the next something to do (a request answered here lets the
+  // connection's next pipelined request go to the shard). Returns the work done.
+  size_t work_pass() {
+    size_t total = 0;
+    for (int round = 0; round < 4; ++round) {
+      size_t work = 0;
+      for (uint32_t shard : own_shards_) work += shards_.run_once(shard);
+      work += collect_answers();
+      submit_backlog();
+      total += work;
+      if (work == 0) break;
+    }
+    return total;
+  }
+
+  size_t collect_answers() {
+    size_t answers = 0;
     while (queue::ShardCall* done = shards_.poll(source_)) {
-      any = true;
+      ++answers;
       auto* call = static_cast<ActionCall*>(done);
       auto* s = static_cast<ConnState*>(call->waiter);
-      if (s->long_poll) {
-        --long_polls_;
-      } else {
-        --fast_calls_;
-      }
       if (--s->waiting > 0) continue;
       finish(*s);
     }
-    return any;
+    return answers;
   }
 
   void finish(ConnState& s) {
@@ -287,7 +362,6 @@ class ApiCore final : public reactor::Handler {
     }
     free_calls_.insert(free_calls_.end(), s.calls.begin(), s.calls.end());
     s.calls.clear();
-    s.long_poll = false;
     if (s.conn == nullptr) {
       states_.erase(&s);
       return;
@@ -303,6 +377,8 @@ class ApiCore final : public reactor::Handler {
   const ApiConfig& config_;
   queue::ShardSet& shards_;
   const uint32_t source_;
+  const std::vector<uint32_t> own_shards_;
+  Doorbell& doorbell_;
   sigv4::Verifier verifier_;
   RequestIds ids_;
   std::string listen_host_ = fmt::format("{}:{}", config_.address, config_.port);
@@ -313,8 +389,6 @@ class ApiCore final : public reactor::Handler {
   std::vector<std::unique_ptr<ActionCall>> all_calls_;
   std::vector<ActionCall*> free_calls_;
   std::deque<Pending> backlog_;
-  size_t fast_calls_ = 0;
-  size_t long_polls_ = 0;
 };
 
 QueueService::QueueService(ApiConfig api, QueuesConfig queues)
@@ -326,10 +400,10 @@ QueueService::~QueueService() {
 
 void QueueService::start() {
   const size_t cores = std::max<size_t>(1, api_.cores.size());
+  for (size_t i = 0; i < cores; ++i) doorbells_.push_back(std::make_unique<Doorbell>());
   queue::ShardSetConfig sc;
-  sc.shards = queues_.shards;
+  sc.shards = queues_.shards == 0 ? static_cast<uint32_t>(cores) : queues_.shards;
   sc.sources = static_cast<uint32_t>(cores);
-  sc.cores = queues_.cores;
   sc.directory = queues_.directory;
   sc.engine.region = api_.region;
   sc.engine.account_id = api_.account_id;
@@ -338,12 +412,14 @@ void QueueService::start() {
   // its receipt-handle key in its log).
   std::random_device entropy;
   sc.engine.seed = uint64_t{entropy()} << 32 | entropy();
+  sc.on_request = [this, cores](uint32_t shard) { doorbells_[shard % cores]->ring(); };
+  sc.on_reply = [this](uint32_t source) { doorbells_[source]->ring(); };
   std::string error;
   shards_ = queue::ShardSet::open(sc, clock_, &error);
   if (!shards_) throw std::runtime_error("queues.directory: " + error);
   declare_queues();
 
-  // Every reactor has a listener of its own on the same port (SO_REUSEPORT): the kernel spreads
+  // Every core has a listener of its own on the same port (SO_REUSEPORT): the kernel spreads
   // connections over them. Port 0 takes the port the first one was given.
   std::vector<int> listeners;
   uint16_t port = api_.port;
@@ -359,8 +435,8 @@ void QueueService::start() {
   }
   port_ = port;
   api_.port = port;
-  shards_->start();
   running_ = true;
+  stopped_ = std::make_unique<std::latch>(static_cast<std::ptrdiff_t>(cores));
   for (size_t i = 0; i < cores; ++i) {
     threads_.emplace_back([this, i, fd = listeners[i]] { run_core(i, fd); });
   }
@@ -370,19 +446,26 @@ void QueueService::run_core(size_t index, int listen_fd) {
   if (index < api_.cores.size() && !run_on_cpu(api_.cores[index])) {
     fmt::print(stderr, "sluice-dataplane: api.cores: cannot run on CPU {}\n", api_.cores[index]);
   }
-  ApiCore core(api_, *shards_, static_cast<uint32_t>(index));
+  // Shard s runs on core s % cores: a queue's requests from this core's connections go to a
+  // shard in the same loop when it is one of these, over to another core's otherwise.
+  std::vector<uint32_t> own;
+  for (uint32_t shard = static_cast<uint32_t>(index); shard < shards_->shard_count();
+       shard += static_cast<uint32_t>(doorbells_.size())) {
+    own.push_back(shard);
+  }
+  ApiCore core(api_, *shards_, static_cast<uint32_t>(index), std::move(own), *doorbells_[index]);
   try {
     core.run(listen_fd, running_);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "sluice-dataplane: API core {} stopped: {}\n", index, e.what());
-    ++failed_;
+    fmt::print(stderr, "sluice-dataplane: service core {} stopped: {}\n", index, e.what());
   }
+  // No core frees its calls before every core has stopped running shards: a shard may hold a
+  // call of another core (a long poll) until then.
+  stopped_->arrive_and_wait();
 }
 
 void QueueService::stop() {
   if (!running_.exchange(false)) return;
-  // The shards stop first: none of them may answer a call once its core is gone.
-  shards_->stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
 }

@@ -1,13 +1,14 @@
-// The queue service: the SQS API served on io_uring reactors (one thread per service core, each
-// with its own SO_REUSEPORT listener and its own connections) in front of the queue shards. A
-// reactor parses HTTP, checks the SigV4 signature, decodes the request and sends it to the shard
-// that owns the queue; the shard runs it and sends back the encoded reply, which the reactor
-// writes out. A connection's requests are answered in order: the next pipelined request is taken
-// once the previous one is answered.
+// The queue service: the SQS API on service cores, one thread each, each with an io_uring
+// reactor (its own SO_REUSEPORT listener and its own connections) and some of the queue shards.
+// A core parses HTTP, checks the SigV4 signature, decodes the request and sends it over a ring to
+// the shard that owns the queue, on this core or another; the shard runs it and sends back the
+// encoded reply, which the core writes out. A connection's requests are answered in order: the
+// next pipelined request is taken once the previous one is answered.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <latch>
 #include <memory>
 #include <string>
 #include <thread>
@@ -19,7 +20,7 @@
 
 namespace sluice::api {
 
-class ApiCore;
+struct Doorbell;
 
 class QueueService {
  public:
@@ -28,8 +29,8 @@ class QueueService {
   QueueService(const QueueService&) = delete;
   QueueService& operator=(const QueueService&) = delete;
 
-  // Opens the shards (recovering their logs when durable), creates the declared queues, starts
-  // the shard and reactor threads and returns once every reactor listens. Throws
+  // Opens the shards (recovering their logs when durable), creates the declared queues, opens
+  // the listeners and starts the service cores. Throws
   // std::runtime_error when any of it fails.
   void start();
   void stop();
@@ -46,9 +47,10 @@ class QueueService {
   QueuesConfig queues_;
   queue::SystemClock clock_;
   std::unique_ptr<queue::ShardSet> shards_;
+  std::vector<std::unique_ptr<Doorbell>> doorbells_;  // one per core
   std::vector<std::thread> threads_;
   std::atomic<bool> running_{false};
-  std::atomic<size_t> failed_{0};
+  std::unique_ptr<std::latch> stopped_;
   uint16_t port_ = 0;
 };
 

@@ -115,7 +115,9 @@ ShardSet::ShardSet(const ShardSetConfig& config)
     : sources_(config.sources),
       total_sources_(config.sources + config.shards),
       idle_sleep_us_(config.idle_sleep_us),
-      cores_(config.cores) {
+      cores_(config.cores),
+      on_request_(config.on_request),
+      on_reply_(config.on_reply) {
   for (uint32_t i = 0; i < total_sources_ * config.shards; ++i) {
     requests_.push_back(std::make_unique<SpscRing<ShardCall*>>(config.ring_capacity));
     replies_.push_back(std::make_unique<SpscRing<ShardCall*>>(config.ring_capacity));
@@ -179,7 +181,18 @@ uint64_t ShardSet::durable_lsn(uint32_t shard) const {
 }
 
 bool ShardSet::submit_to(uint32_t source, uint32_t shard, ShardCall* call) {
-  return request_ring(source, shard).push(call);
+  if (!request_ring(source, shard).push(call)) return false;
+  if (on_request_) on_request_(shard);
+  return true;
+}
+
+void ShardSet::replied(uint32_t source) {
+  // The outside sources' loops, or a shard's own (its relays' replies).
+  if (source < sources_) {
+    if (on_reply_) on_reply_(source);
+  } else if (on_request_) {
+    on_request_(source - sources_);
+  }
 }
 
 ShardCall* ShardSet::poll(uint32_t source) {
@@ -207,7 +220,9 @@ void ShardSet::reply(uint32_t shard, uint32_t source, ShardCall* call) {
   if (s.durable) s.durable_lsn.store(s.durable->durable_lsn(), std::memory_order_release);
   if (!s.pending_replies.empty() || !reply_ring(shard, source).push(call)) {
     s.pending_replies.emplace_back(source, call);
+    return;
   }
+  replied(source);
 }
 
 size_t ShardSet::run_once(uint32_t index) {
@@ -238,6 +253,7 @@ size_t ShardSet::run_once(uint32_t index) {
   size_t sent = 0;
   while (sent < s.pending_replies.size() &&
          reply_ring(index, s.pending_replies[sent].first).push(s.pending_replies[sent].second)) {
+    replied(s.pending_replies[sent].first);
     ++sent;
   }
   s.pending_replies.erase(s.pending_replies.begin(),

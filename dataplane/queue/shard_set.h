@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,6 +69,10 @@ struct ShardSetConfig {
   // keeps it spinning (lowest latency, a whole core).
   uint32_t idle_sleep_us = 50;
   std::vector<unsigned> cores;  // start(): shard i runs on cores[i] when given
+  // For event loops that run shards and sleep when idle: called on the pushing thread after a
+  // call is put on a ring to `shard`, and after a finished call is put on a ring to `source`.
+  std::function<void(uint32_t shard)> on_request;
+  std::function<void(uint32_t source)> on_reply;
   EngineConfig engine;
   // ShardSet::open: where the shards keep their logs (<directory>/shard-N); empty: in memory.
   std::string directory;
@@ -119,6 +124,7 @@ class ShardSet {
   explicit ShardSet(const ShardSetConfig& config);
   void complete(const Completion& completion, std::string_view queue);
   void reply(uint32_t shard, uint32_t source, ShardCall* call);
+  void replied(uint32_t source);
   SpscRing<ShardCall*>& request_ring(uint32_t source, uint32_t shard) {
     return *requests_[source * shard_count() + shard];
   }
@@ -135,6 +141,7 @@ class ShardSet {
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;
   std::vector<unsigned> cores_;
+  std::function<void(uint32_t)> on_request_, on_reply_;
 };
 
 }  // namespace sluice::queue

@@ -1,5 +1,7 @@
 #include "reactor.h"
 
+#include <poll.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
@@ -271,6 +273,17 @@ void Reactor::flush(Connection& c) {
   ++stats_.send_calls;
 }
 
+void Reactor::watch(int fd, std::function<void()> on_readable) {
+  watchers_.push_back({fd, std::move(on_readable)});
+  arm_watch(watchers_.size() - 1);
+}
+
+void Reactor::arm_watch(size_t watcher) {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_poll_add(s, watchers_[watcher].fd, POLLIN);
+  io_uring_sqe_set_data64(s, tag(static_cast<uint8_t>(Op::kWatch), watcher));
+}
+
 uint64_t Reactor::add_timer(Clock::duration delay, std::function<void()> fn) {
   const uint64_t id = next_timer_++;
   timers_.emplace(id, std::move(fn));
@@ -319,6 +332,11 @@ void Reactor::run_once(Clock::duration max_wait) {
     const uint64_t id = data & kIdMask;
     if (op == Op::kAccept) {
       on_accept(id, *cqe);
+      continue;
+    }
+    if (op == Op::kWatch) {
+      watchers_[id].on_readable();
+      arm_watch(id);  // a one-shot poll: every kernel with io_uring has it
       continue;
     }
     auto it = connections_.find(id);

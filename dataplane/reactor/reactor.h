@@ -105,6 +105,9 @@ class Reactor {
 
   // Accepts connections on `listen_fd` (owned by the reactor from now on) for `handler`.
   void listen(int listen_fd, Handler& handler);
+  // Runs `on_readable` in the loop each time `fd` (not owned) becomes readable; it must consume
+  // what made it readable (an eventfd's count, say), or it is called again at once.
+  void watch(int fd, std::function<void()> on_readable);
   // Runs `fn` once `delay` has passed; returns an id for cancel_timer.
   uint64_t add_timer(Clock::duration delay, std::function<void()> fn);
   void cancel_timer(uint64_t id);
@@ -125,7 +128,7 @@ class Reactor {
   size_t connection_count() const { return connections_.size(); }
 
  private:
-  enum class Op : uint8_t { kAccept, kRecv, kSend, kClose };
+  enum class Op : uint8_t { kAccept, kRecv, kSend, kClose, kWatch };
   struct Listener {
     int fd;
     Handler* handler;
@@ -133,6 +136,7 @@ class Reactor {
 
   io_uring_sqe* sqe();
   void arm_accept(size_t listener);
+  void arm_watch(size_t watcher);
   void arm_recv(Connection& c);
   void flush(Connection& c);
   void on_accept(size_t listener, const io_uring_cqe& cqe);
@@ -150,6 +154,11 @@ class Reactor {
   io_uring_buf_ring* buf_ring_ = nullptr;
   std::unique_ptr<char[]> buffers_;
   std::vector<Listener> listeners_;
+  struct Watcher {
+    int fd;
+    std::function<void()> on_readable;
+  };
+  std::vector<Watcher> watchers_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
   std::unordered_map<uint64_t, Handler*> handlers_;  // connection id -> its listener's handler
   std::vector<Connection*> dirty_;                   // output queued during this pass

@@ -25,7 +25,7 @@ Parsed parse(const std::string& yaml) {
   };
   p.dataplane = dataplane::parse_config(yaml, "svc.yaml", sections);
   dataplane::validate_config(p.dataplane);
-  validate_service_config(p.api, p.queues);
+  validate_api_config(p.api);
   return p;
 }
 
@@ -52,7 +52,6 @@ api:
   max_request_bytes: 2097152
 queues:
   shards: 2
-  cores: [4, 5]
   directory: /var/lib/sluice/queues
   memory_budget_mb: 256
   declare:
@@ -73,7 +72,6 @@ queues:
   EXPECT_EQ(p.api.access_keys[1].secret, "s2");
   EXPECT_EQ(p.api.max_request_bytes, 2097152u);
   EXPECT_EQ(p.queues.shards, 2u);
-  EXPECT_EQ(p.queues.cores, (std::vector<unsigned>{4, 5}));
   EXPECT_EQ(p.queues.directory, "/var/lib/sluice/queues");
   EXPECT_EQ(p.queues.memory_budget_mb, 256u);
   ASSERT_EQ(p.queues.declared.size(), 2u);
@@ -91,7 +89,7 @@ TEST(ServiceConfig, DefaultsServeLoopbackWithoutAuthentication) {
   EXPECT_EQ(p.api.address, "127.0.0.1");
   EXPECT_EQ(p.api.port, 9324);
   EXPECT_FALSE(p.api.authentication);
-  EXPECT_EQ(p.queues.shards, 1u);
+  EXPECT_EQ(p.queues.shards, 0u);  // one per service core
   EXPECT_TRUE(p.queues.directory.empty());
 }
 
@@ -129,8 +127,6 @@ TEST(ServiceConfig, ErrorsNameTheLineAndKey) {
 TEST(ServiceConfig, CrossChecks) {
   EXPECT_EQ(error_of("job: queues\napi:\n  authentication: on\n"),
             "api.access_keys: authentication is on but no access key is configured");
-  EXPECT_EQ(error_of("job: queues\nqueues:\n  shards: 2\n  cores: [1]\n"),
-            "queues.cores: lists 1 cores for 2 shards");
   EXPECT_EQ(error_of("job: queues\napi:\n  cores: [1, 1]\n"), "api.cores: core 1 is listed twice");
   EXPECT_EQ(error_of("job: queues\nports:\n  - {name: a, device: net_null0}\n"),
             "ports: the queues job takes no ports");
