@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -220,34 +221,13 @@ class Connection {
       buf_.erase(0, body_start);
       return r;
     }
-    if (auto length = r.header("Content-Length")) {
-      const size_t n = std::stoull(*length);
-      if (buf_.size() < body_start + n) return std::nullopt;
-      r.body = buf_.substr(body_start, n);
-      buf_.erase(0, body_start + n);
-      return r;
-    }
-    if (lower(r.header("Transfer-Encoding").value_or("")) == "chunked") {
-      size_t at = body_start;
-      for (;;) {
-        const size_t eol = buf_.find("\r\n", at);
-        if (eol == std::string::npos) return std::nullopt;
-        const size_t size = std::stoull(buf_.substr(at, eol - at), nullptr, 16);
-        if (size == 0) {
-          const size_t end = buf_.find("\r\n", eol + 2);
-          if (end == std::string::npos) return std::nullopt;
-          buf_.erase(0, end + 2);
-          return r;
-        }
-        if (buf_.size() < eol + 2 + size + 2) return std::nullopt;
-        r.body += buf_.substr(eol + 2, size);
-        at = eol + 2 + size + 2;
-      }
-    }
-    // Delimited by the end of the connection.
-    if (!ended_) return std::nullopt;
-    r.body = buf_.substr(body_start);
-    buf_.clear();
+    // The server frames every reply with Content-Length.
+    const auto length = r.header("Content-Length");
+    if (!length) throw std::runtime_error("a reply without Content-Length: " + std::string(head));
+    const size_t n = std::stoull(*length);
+    if (buf_.size() < body_start + n) return std::nullopt;
+    r.body = buf_.substr(body_start, n);
+    buf_.erase(0, body_start + n);
     return r;
   }
 
@@ -288,12 +268,11 @@ std::string form_encode(const std::vector<std::pair<std::string, std::string>>& 
 }
 
 std::string query_request(const std::string& host,
-                          const std::vector<std::pair<std::string, std::string>>& params,
-                          const std::string& extra_headers = "") {
+                          const std::vector<std::pair<std::string, std::string>>& params) {
   const std::string body = form_encode(params);
   return "POST / HTTP/1.1\r\nHost: " + host +
          "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
+         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 // The error code a client reads from a JSON error reply: botocore and the JavaScript SDK take the
