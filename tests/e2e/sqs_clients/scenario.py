@@ -122,9 +122,14 @@ class Boto3Client:
         other.sqs = self._make(access_key, secret_key)
         return other
 
-    def supports(self, operation, member):
-        shape = self.sqs.meta.service_model.operation_model(operation).input_shape
-        return member in shape.members
+    # Any bytes as a Binary attribute value.
+    arbitrary_binary = True
+
+    def supports(self, operation, member=None):
+        model = self.sqs.meta.service_model
+        if operation not in model.operation_names:
+            return False
+        return member is None or member in model.operation_model(operation).input_shape.members
 
     def call(self, operation, **params):
         from botocore import xform_name
@@ -195,7 +200,10 @@ class CliClient:
         env.pop("AWS_PROFILE", None)
         return env
 
-    def supports(self, operation, member):
+    # Binary values go through the command line as text (see _jsonable).
+    arbitrary_binary = False
+
+    def supports(self, operation, member=None):
         if operation not in self._help:
             out = subprocess.run(
                 [self.aws, "sqs", kebab(operation), "help"],
@@ -205,8 +213,9 @@ class CliClient:
                 timeout=60,
             )
             # Man-page rendering may overstrike bold text (X\bX).
-            self._help[operation] = re.sub(r".\x08", "", out.stdout)
-        return f"--{kebab(member)}" in self._help[operation]
+            self._help[operation] = re.sub(r".\x08", "", out.stdout) if out.returncode == 0 else ""
+        text = self._help[operation]
+        return bool(text) and (member is None or f"--{kebab(member)}" in text)
 
     def _arg(self, text):
         if len(text.encode()) <= self.ARG_LIMIT:
@@ -346,6 +355,7 @@ class Scenario:
         params.setdefault("MessageAttributeNames", ["All"])
         if self.system_names:
             params.setdefault("MessageSystemAttributeNames", ["All"])
+        params = {k: v for k, v in params.items() if v is not None}
         # Empty polls are recorded apart: how many happen is timing, not shape.
         reply = self.call(label, "ReceiveMessage", QueueUrl=url, record=False, **params)
         messages = reply.get("Messages", [])
@@ -409,6 +419,8 @@ class Scenario:
             QueueName=name,
             Attributes={"VisibilityTimeout": "31"},
         )
+        self.call("create bad name", "CreateQueue", expect="InvalidParameterValue",
+                  QueueName="bad name!")
         self.call(
             "get url missing",
             "GetQueueUrl",
@@ -450,11 +462,19 @@ class Scenario:
 
         self.call("change visibility", "ChangeMessageVisibility", QueueUrl=url,
                   ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
-        again = self.receive_until("receive again", url, 1, VisibilityTimeout=30)
+        # Asked for by name this time: only those come, and the MD5 covers them.
+        again = self.receive_until("receive again", url, 1, VisibilityTimeout=30,
+                                   AttributeNames=["ApproximateReceiveCount"],
+                                   MessageSystemAttributeNames=None,
+                                   MessageAttributeNames=["attribName1", "binaryAttribute"])
         self.eq(len(again), 1, "messages received after ChangeMessageVisibility 0")
         self.eq(again[0].get("MessageId"), sent.get("MessageId"), "MessageId received again")
-        self.eq(again[0].get("Attributes", {}).get("ApproximateReceiveCount"), "2",
-                "ApproximateReceiveCount after a second receive")
+        self.eq(again[0].get("Attributes"), {"ApproximateReceiveCount": "2"},
+                "system attributes asked by name, after a second receive")
+        some = dict([STRING_ATTR, BINARY_ATTR])
+        self.eq(again[0].get("MessageAttributes"), some, "message attributes asked by name")
+        self.eq(again[0].get("MD5OfMessageAttributes"), md5_of_attributes(some),
+                "MD5OfMessageAttributes of the attributes returned")
         self.check(again[0].get("ReceiptHandle") != m["ReceiptHandle"],
                    "the second receive reused the receipt handle")
         self.call("delete", "DeleteMessage", QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
@@ -467,9 +487,15 @@ class Scenario:
 
     def step_batch(self):
         url = self.urls["std"]
+        raw = bytes(range(256)) if self.c.arbitrary_binary else b"printable binary ~"
+        extra = {
+            "custom.name-1_x": {"DataType": "String.custom-label_1", "StringValue": "välue ☃ 🌊 <&>"},
+            "raw": {"DataType": "Binary.octets", "BinaryValue": raw},
+            "n": {"DataType": "Number", "StringValue": "-12.5"},
+        }
         entries = [
             {"Id": "plain", "MessageBody": "batch one"},
-            {"Id": "with-attrs", "MessageBody": "batch two", "MessageAttributes": dict([STRING_ATTR])},
+            {"Id": "with-attrs", "MessageBody": "batch two", "MessageAttributes": extra},
             {"Id": "delayed_0", "MessageBody": "batch three", "DelaySeconds": 0},
             # U+0001 is outside the characters SQS accepts; only this entry may fail.
             {"Id": "bad", "MessageBody": "bad \u0001 body"},
@@ -487,11 +513,22 @@ class Scenario:
             self.eq(got.get("MD5OfMessageBody"), md5_hex(e["MessageBody"].encode()),
                     f"MD5OfMessageBody of {e['Id']}")
         self.eq(ok.get("with-attrs", {}).get("MD5OfMessageAttributes"),
-                md5_of_attributes(dict([STRING_ATTR])), "MD5OfMessageAttributes of with-attrs")
+                md5_of_attributes(extra), "MD5OfMessageAttributes of with-attrs")
 
-        msgs = self.receive_until("receive batch", url, 3, VisibilityTimeout=60)
+        # "custom.*" asks for the names that start with "custom.", and "n" is left out.
+        msgs = self.receive_until("receive batch", url, 3, VisibilityTimeout=60,
+                                  MessageAttributeNames=["custom.*", "raw"])
         self.eq(sorted(m.get("Body") for m in msgs), ["batch one", "batch three", "batch two"],
                 "bodies received from the batch")
+        asked = {k: v for k, v in extra.items() if k != "n"}
+        for m in msgs:
+            if m.get("Body") == "batch two":
+                self.eq(m.get("MessageAttributes"), asked, "attributes of with-attrs received")
+                self.eq(m.get("MD5OfMessageAttributes"), md5_of_attributes(asked),
+                        "received MD5OfMessageAttributes of with-attrs")
+            else:
+                self.check("MessageAttributes" not in m and "MD5OfMessageAttributes" not in m,
+                           f"attributes on a message sent without: {m!r:.300}")
         handles = {m.get("Body"): m["ReceiptHandle"] for m in msgs}
 
         change = self.call(
@@ -554,9 +591,38 @@ class Scenario:
             self.eq(m.get("MessageId"), sent.get("MessageId"), "dead-letter MessageId")
             self.eq(m.get("Attributes", {}).get("DeadLetterQueueSourceArn"), self.arns["src"],
                     "DeadLetterQueueSourceArn")
-            self.call("delete dlq", "DeleteMessage", QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
         sources = self.call("list sources", "ListDeadLetterSourceQueues", QueueUrl=dlq)
         self.eq(sources.get("queueUrls"), [src], "ListDeadLetterSourceQueues")
+        if not moved:
+            return
+        if self.c.supports("StartMessageMoveTask"):
+            self.call("visible again", "ChangeMessageVisibility", QueueUrl=dlq,
+                      ReceiptHandle=moved[0]["ReceiptHandle"], VisibilityTimeout=0)
+            self.move_back(src, dlq)
+        else:
+            self.say("the client has no StartMessageMoveTask")
+            self.call("delete dlq", "DeleteMessage", QueueUrl=dlq,
+                      ReceiptHandle=moved[0]["ReceiptHandle"])
+
+    def move_back(self, src, dlq):
+        """StartMessageMoveTask from the DLQ to where its messages came from."""
+        # Room for the receive that follows the move, whatever count the moved message carries.
+        policy = {"deadLetterTargetArn": self.arns["dlq"], "maxReceiveCount": 5}
+        self.call("raise maxReceiveCount", "SetQueueAttributes", QueueUrl=src,
+                  Attributes={"RedrivePolicy": json.dumps(policy)})
+        task = self.call("start move", "StartMessageMoveTask", SourceArn=self.arns["dlq"])
+        self.check(task.get("TaskHandle"), f"StartMessageMoveTask gave no TaskHandle: {task}")
+        back = self.receive_until("receive moved back", src, 1, VisibilityTimeout=30)
+        if self.eq([m.get("Body") for m in back], ["to the dead letters"], "messages moved back"):
+            self.call("delete moved", "DeleteMessage", QueueUrl=src,
+                      ReceiptHandle=back[0]["ReceiptHandle"])
+        tasks = self.call("list moves", "ListMessageMoveTasks",
+                          SourceArn=self.arns["dlq"]).get("Results", [])
+        if self.eq(len(tasks), 1, "ListMessageMoveTasks results"):
+            self.check(tasks[0].get("Status") in ("RUNNING", "COMPLETED"),
+                       f"move task status {tasks[0].get('Status')!r}")
+            self.eq(tasks[0].get("SourceArn"), self.arns["dlq"], "move task SourceArn")
+        self.expect_empty("dlq after move", dlq)
 
     def step_fifo(self):
         url, attrs = self.create("fifo", self.name("fifo") + ".fifo",
@@ -575,6 +641,12 @@ class Scenario:
                   MessageGroupId="g1", MessageDeduplicationId="dedup-g1-m1")
         self.call("send without group", "SendMessage", expect="MissingParameter", QueueUrl=url,
                   MessageBody="no group", MessageDeduplicationId="dedup-none")
+        # No deduplication id and no ContentBasedDeduplication; a per-message delay.
+        self.call("send without dedup id", "SendMessage", expect="InvalidParameterValue",
+                  QueueUrl=url, MessageBody="no dedup", MessageGroupId="g1")
+        self.call("send delayed", "SendMessage", expect="InvalidParameterValue", QueueUrl=url,
+                  MessageBody="delayed", MessageGroupId="g1", MessageDeduplicationId="dedup-delay",
+                  DelaySeconds=5)
 
         received = []
         for _ in range(POLL_TRIES):
@@ -614,6 +686,12 @@ class Scenario:
         url = self.urls["std"]
         for i in range(3):
             self.call("send", "SendMessage", QueueUrl=url, MessageBody=f"purge me {i}")
+        self.call("send delayed", "SendMessage", QueueUrl=url, MessageBody="later", DelaySeconds=900)
+        a = self.call("counts", "GetQueueAttributes", QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"]).get("Attributes", {})
+        self.eq(a, {"ApproximateNumberOfMessages": "3", "ApproximateNumberOfMessagesNotVisible": "0",
+                    "ApproximateNumberOfMessagesDelayed": "1"}, "message counts before purging")
         self.call("purge", "PurgeQueue", QueueUrl=url)
         self.expect_empty("receive after purge", url)
         self.call("purge again", "PurgeQueue", expect="AWS.SimpleQueueService.PurgeQueueInProgress",
@@ -623,9 +701,10 @@ class Scenario:
         url = self.urls["std"]
         got = self.call("list initial", "ListQueueTags", QueueUrl=url)
         self.eq(got.get("Tags"), {"team": "e2e"}, "tags given at CreateQueue")
-        self.call("tag", "TagQueue", QueueUrl=url, Tags={"env": "test", "owner": "sluice"})
+        self.call("tag", "TagQueue", QueueUrl=url, Tags={"env": "tëst ☃", "owner": "sluice"})
         got = self.call("list tagged", "ListQueueTags", QueueUrl=url)
-        self.eq(got.get("Tags"), {"team": "e2e", "env": "test", "owner": "sluice"}, "tags after TagQueue")
+        self.eq(got.get("Tags"), {"team": "e2e", "env": "tëst ☃", "owner": "sluice"},
+                "tags after TagQueue")
         self.call("untag", "UntagQueue", QueueUrl=url, TagKeys=["env", "team"])
         got = self.call("list untagged", "ListQueueTags", QueueUrl=url)
         self.eq(got.get("Tags"), {"owner": "sluice"}, "tags after UntagQueue")
@@ -656,6 +735,27 @@ class Scenario:
         self.call("get unknown", "GetQueueAttributes", expect="InvalidAttributeName",
                   QueueUrl=url, AttributeNames=["NoSuchAttribute"])
 
+        self.call("add permission", "AddPermission", QueueUrl=url, Label="e2e-send",
+                  AWSAccountIds=[self.account], Actions=["SendMessage", "ReceiveMessage"])
+        got = self.call("get policy", "GetQueueAttributes", QueueUrl=url,
+                        AttributeNames=["Policy"]).get("Attributes", {})
+        try:
+            statements = json.loads(got.get("Policy", "")).get("Statement", [])
+        except (ValueError, AttributeError):
+            statements = None
+        self.check(isinstance(statements, list) and [st.get("Sid") for st in statements] == ["e2e-send"],
+                   f"Policy after AddPermission: {got.get('Policy')!r}")
+        self.call("remove permission", "RemovePermission", QueueUrl=url, Label="e2e-send")
+        got = self.call("get policy removed", "GetQueueAttributes", QueueUrl=url,
+                        AttributeNames=["Policy"]).get("Attributes", {})
+        try:
+            left = json.loads(got["Policy"]).get("Statement", []) if "Policy" in got else []
+        except ValueError:
+            left = None
+        self.eq(left, [], "Policy statements after RemovePermission")
+        self.call("remove unknown permission", "RemovePermission", expect="InvalidParameterValue",
+                  QueueUrl=url, Label="e2e-send")
+
     def step_size(self):
         url = self.urls["std"]
         body = "x" * MAX_MESSAGE_BYTES
@@ -663,6 +763,10 @@ class Scenario:
         self.eq(sent.get("MD5OfMessageBody"), md5_hex(body.encode()), "MD5 of the largest message")
         self.call("send too large", "SendMessage", expect="InvalidParameterValue", QueueUrl=url,
                   MessageBody=body + "x")
+        half = "y" * (MAX_MESSAGE_BYTES // 2 + 1)
+        self.call("send batch too large", "SendMessageBatch",
+                  expect="AWS.SimpleQueueService.BatchRequestTooLong", QueueUrl=url,
+                  Entries=[{"Id": "a", "MessageBody": half}, {"Id": "b", "MessageBody": half}])
         msgs = self.receive_until("receive largest", url, 1)
         if self.eq(len(msgs), 1, "largest message received"):
             self.eq(len(msgs[0].get("Body", "")), MAX_MESSAGE_BYTES, "largest body's length")
@@ -672,10 +776,28 @@ class Scenario:
     def step_list(self):
         got = self.call("list prefix", "ListQueues", QueueNamePrefix=self.prefix)
         self.eq(sorted(got.get("QueueUrls", [])), sorted(self.urls.values()), "ListQueues by prefix")
+        urls = self.list_in_pages()
+        self.eq(sorted(urls), sorted(self.urls.values()), "ListQueues by prefix, two at a time")
         got = self.call("list fifo prefix", "ListQueues", QueueNamePrefix=self.name("fifo"))
         self.eq(got.get("QueueUrls"), [self.urls["fifo"]], "ListQueues by the FIFO queue's prefix")
         got = self.call("list none", "ListQueues", QueueNamePrefix=self.name("nothing"))
         self.eq(got.get("QueueUrls", []), [], "ListQueues with a prefix nothing has")
+
+    def list_in_pages(self):
+        if isinstance(self.c, CliClient):
+            # The CLI pages by itself: --page-size 2 makes it follow NextToken.
+            return self.call("list pages", "ListQueues", QueueNamePrefix=self.prefix,
+                             PageSize=2).get("QueueUrls", [])
+        urls, token = [], None
+        for _ in range(len(self.urls) + 1):
+            page = self.call("list page", "ListQueues", QueueNamePrefix=self.prefix, MaxResults=2,
+                             **({"NextToken": token} if token else {}))
+            self.check(len(page.get("QueueUrls", [])) <= 2, f"a page of 2 held {page}")
+            urls += page.get("QueueUrls", [])
+            token = page.get("NextToken")
+            if not token:
+                break
+        return urls
 
     def step_auth(self):
         key = os.environ["AWS_ACCESS_KEY_ID"]

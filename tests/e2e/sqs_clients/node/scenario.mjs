@@ -40,6 +40,7 @@ const JSON_NAMES = {
   MissingParameter: "MissingParameter",
   SignatureDoesNotMatch: "SignatureDoesNotMatch",
   InvalidClientTokenId: "InvalidClientTokenId",
+  "AWS.SimpleQueueService.BatchRequestTooLong": "BatchRequestTooLong",
 };
 
 class StepFailure extends Error {}
@@ -255,6 +256,7 @@ class Scenario {
       { QueueName: name, Attributes: { VisibilityTimeout: "31" } },
       "QueueAlreadyExists",
     );
+    await this.call("create bad name", "CreateQueue", { QueueName: "bad name!" }, "InvalidParameterValue");
     await this.call(
       "get url missing",
       "GetQueueUrl",
@@ -304,10 +306,19 @@ class Scenario {
       ReceiptHandle: m.ReceiptHandle,
       VisibilityTimeout: 0,
     });
-    const again = await this.receiveUntil("receive again", url, 1, { VisibilityTimeout: 30 });
+    // Asked for by name this time: only those come, and the MD5 covers them.
+    const again = await this.receiveUntil("receive again", url, 1, {
+      VisibilityTimeout: 30,
+      AttributeNames: ["ApproximateReceiveCount"],
+      MessageSystemAttributeNames: undefined,
+      MessageAttributeNames: ["attribName1", "binaryAttribute"],
+    });
     this.eq(again.length, 1, "messages received after ChangeMessageVisibility 0");
     this.eq(again[0].MessageId, sent.MessageId, "MessageId received again");
-    this.eq(again[0].Attributes?.ApproximateReceiveCount, "2", "ApproximateReceiveCount after a second receive");
+    this.eq(again[0].Attributes, { ApproximateReceiveCount: "2" }, "system attributes asked by name, after a second receive");
+    const some = Object.fromEntries([STRING_ATTR, BINARY_ATTR]);
+    this.eq(again[0].MessageAttributes, some, "message attributes asked by name");
+    this.eq(again[0].MD5OfMessageAttributes, md5OfAttributes(some), "MD5OfMessageAttributes of the attributes returned");
     this.check(again[0].ReceiptHandle !== m.ReceiptHandle, "the second receive reused the receipt handle");
     await this.call("delete", "DeleteMessage", { QueueUrl: url, ReceiptHandle: again[0].ReceiptHandle });
     await this.expectEmpty("receive after delete", url);
@@ -327,9 +338,14 @@ class Scenario {
 
   async stepBatch() {
     const url = this.urls.std;
+    const extra = {
+      "custom.name-1_x": { DataType: "String.custom-label_1", StringValue: "välue ☃ 🌊 <&>" },
+      raw: { DataType: "Binary.octets", BinaryValue: Uint8Array.from({ length: 256 }, (_, i) => i) },
+      n: { DataType: "Number", StringValue: "-12.5" },
+    };
     const entries = [
       { Id: "plain", MessageBody: "batch one" },
-      { Id: "with-attrs", MessageBody: "batch two", MessageAttributes: Object.fromEntries([STRING_ATTR]) },
+      { Id: "with-attrs", MessageBody: "batch two", MessageAttributes: extra },
       { Id: "delayed_0", MessageBody: "batch three", DelaySeconds: 0 },
       { Id: "bad", MessageBody: "bad \u0001 body" },
     ];
@@ -343,14 +359,23 @@ class Scenario {
     for (const e of entries.slice(0, 3)) {
       this.eq(ok[e.Id].MD5OfMessageBody, md5(e.MessageBody), `MD5OfMessageBody of ${e.Id}`);
     }
-    this.eq(
-      ok["with-attrs"].MD5OfMessageAttributes,
-      md5OfAttributes(Object.fromEntries([STRING_ATTR])),
-      "MD5OfMessageAttributes of with-attrs",
-    );
+    this.eq(ok["with-attrs"].MD5OfMessageAttributes, md5OfAttributes(extra), "MD5OfMessageAttributes of with-attrs");
 
-    const msgs = await this.receiveUntil("receive batch", url, 3, { VisibilityTimeout: 60 });
+    // "custom.*" asks for the names that start with "custom.", and "n" is left out.
+    const msgs = await this.receiveUntil("receive batch", url, 3, {
+      VisibilityTimeout: 60,
+      MessageAttributeNames: ["custom.*", "raw"],
+    });
     this.eq(sorted(msgs.map((m) => m.Body)), ["batch one", "batch three", "batch two"], "bodies received from the batch");
+    const asked = { "custom.name-1_x": extra["custom.name-1_x"], raw: extra.raw };
+    for (const m of msgs) {
+      if (m.Body === "batch two") {
+        this.eq(m.MessageAttributes, asked, "attributes of with-attrs received");
+        this.eq(m.MD5OfMessageAttributes, md5OfAttributes(asked), "received MD5OfMessageAttributes of with-attrs");
+      } else {
+        this.check(!m.MessageAttributes && !m.MD5OfMessageAttributes, `attributes on a message sent without: ${show(m)}`);
+      }
+    }
     const handles = msgs.map((m) => m.ReceiptHandle);
 
     const change = await this.call("change visibility batch", "ChangeMessageVisibilityBatch", {
@@ -414,9 +439,26 @@ class Scenario {
     this.eq(moved[0].Body, "to the dead letters", "dead-letter Body");
     this.eq(moved[0].MessageId, sent.MessageId, "dead-letter MessageId");
     this.eq(moved[0].Attributes?.DeadLetterQueueSourceArn, this.arns.src, "DeadLetterQueueSourceArn");
-    await this.call("delete dlq", "DeleteMessage", { QueueUrl: dlq, ReceiptHandle: moved[0].ReceiptHandle });
     const sources = await this.call("list sources", "ListDeadLetterSourceQueues", { QueueUrl: dlq });
     this.eq(sources.queueUrls, [src], "ListDeadLetterSourceQueues");
+
+    // StartMessageMoveTask from the DLQ back to where the message came from.
+    await this.call("visible again", "ChangeMessageVisibility", { QueueUrl: dlq, ReceiptHandle: moved[0].ReceiptHandle, VisibilityTimeout: 0 });
+    // Room for the receive that follows the move, whatever count the moved message carries.
+    await this.call("raise maxReceiveCount", "SetQueueAttributes", {
+      QueueUrl: src,
+      Attributes: { RedrivePolicy: JSON.stringify({ ...policy, maxReceiveCount: 5 }) },
+    });
+    const task = await this.call("start move", "StartMessageMoveTask", { SourceArn: this.arns.dlq });
+    this.check(task.TaskHandle, `StartMessageMoveTask gave no TaskHandle: ${show(task)}`);
+    const back = await this.receiveUntil("receive moved back", src, 1, { VisibilityTimeout: 30 });
+    this.eq(back.map((m) => m.Body), ["to the dead letters"], "messages moved back");
+    await this.call("delete moved", "DeleteMessage", { QueueUrl: src, ReceiptHandle: back[0].ReceiptHandle });
+    const tasks = (await this.call("list moves", "ListMessageMoveTasks", { SourceArn: this.arns.dlq })).Results ?? [];
+    this.eq(tasks.length, 1, "ListMessageMoveTasks results");
+    this.check(["RUNNING", "COMPLETED"].includes(tasks[0].Status), `move task status ${show(tasks[0].Status)}`);
+    this.eq(tasks[0].SourceArn, this.arns.dlq, "move task SourceArn");
+    await this.expectEmpty("dlq after move", dlq);
   }
 
   async stepFifo() {
@@ -446,6 +488,14 @@ class Scenario {
       "SendMessage",
       { QueueUrl: url, MessageBody: "no group", MessageDeduplicationId: "dedup-none" },
       "MissingParameter",
+    );
+    // No deduplication id and no ContentBasedDeduplication; a per-message delay.
+    await this.call("send without dedup id", "SendMessage", { QueueUrl: url, MessageBody: "no dedup", MessageGroupId: "g1" }, "InvalidParameterValue");
+    await this.call(
+      "send delayed",
+      "SendMessage",
+      { QueueUrl: url, MessageBody: "delayed", MessageGroupId: "g1", MessageDeduplicationId: "dedup-delay", DelaySeconds: 5 },
+      "InvalidParameterValue",
     );
 
     let received = [];
@@ -485,6 +535,16 @@ class Scenario {
     for (let i = 0; i < 3; i++) {
       await this.call("send", "SendMessage", { QueueUrl: url, MessageBody: `purge me ${i}` });
     }
+    await this.call("send delayed", "SendMessage", { QueueUrl: url, MessageBody: "later", DelaySeconds: 900 });
+    const counts = await this.call("counts", "GetQueueAttributes", {
+      QueueUrl: url,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
+    });
+    this.eq(
+      counts.Attributes,
+      { ApproximateNumberOfMessages: "3", ApproximateNumberOfMessagesNotVisible: "0", ApproximateNumberOfMessagesDelayed: "1" },
+      "message counts before purging",
+    );
     await this.call("purge", "PurgeQueue", { QueueUrl: url });
     await this.expectEmpty("receive after purge", url);
     await this.call("purge again", "PurgeQueue", { QueueUrl: url }, "AWS.SimpleQueueService.PurgeQueueInProgress");
@@ -493,10 +553,10 @@ class Scenario {
   async stepTags() {
     const url = this.urls.std;
     this.eq((await this.call("list initial", "ListQueueTags", { QueueUrl: url })).Tags, { team: "e2e" }, "tags given at CreateQueue");
-    await this.call("tag", "TagQueue", { QueueUrl: url, Tags: { env: "test", owner: "sluice" } });
+    await this.call("tag", "TagQueue", { QueueUrl: url, Tags: { env: "tëst ☃", owner: "sluice" } });
     this.eq(
       (await this.call("list tagged", "ListQueueTags", { QueueUrl: url })).Tags,
-      { team: "e2e", env: "test", owner: "sluice" },
+      { team: "e2e", env: "tëst ☃", owner: "sluice" },
       "tags after TagQueue",
     );
     await this.call("untag", "UntagQueue", { QueueUrl: url, TagKeys: ["env", "team"] });
@@ -534,6 +594,32 @@ class Scenario {
     this.eq(some, { VisibilityTimeout: "45", DelaySeconds: "0" }, "attributes asked by name");
     await this.call("set out of range", "SetQueueAttributes", { QueueUrl: url, Attributes: { VisibilityTimeout: "43201" } }, "InvalidAttributeValue");
     await this.call("get unknown", "GetQueueAttributes", { QueueUrl: url, AttributeNames: ["NoSuchAttribute"] }, "InvalidAttributeName");
+
+    const account = /\/(\d{12})\//.exec(url)[1];
+    await this.call("add permission", "AddPermission", {
+      QueueUrl: url,
+      Label: "e2e-send",
+      AWSAccountIds: [account],
+      Actions: ["SendMessage", "ReceiveMessage"],
+    });
+    const policy = (await this.call("get policy", "GetQueueAttributes", { QueueUrl: url, AttributeNames: ["Policy"] })).Attributes ?? {};
+    let sids;
+    try {
+      sids = JSON.parse(policy.Policy).Statement.map((st) => st.Sid);
+    } catch {
+      sids = undefined;
+    }
+    this.eq(sids, ["e2e-send"], `statements of the Policy after AddPermission ${show(policy.Policy)}`);
+    await this.call("remove permission", "RemovePermission", { QueueUrl: url, Label: "e2e-send" });
+    const after = (await this.call("get policy removed", "GetQueueAttributes", { QueueUrl: url, AttributeNames: ["Policy"] })).Attributes ?? {};
+    let left;
+    try {
+      left = after.Policy === undefined ? [] : JSON.parse(after.Policy).Statement;
+    } catch {
+      left = undefined;
+    }
+    this.eq(left, [], "Policy statements after RemovePermission");
+    await this.call("remove unknown permission", "RemovePermission", { QueueUrl: url, Label: "e2e-send" }, "InvalidParameterValue");
   }
 
   async stepSize() {
@@ -542,6 +628,13 @@ class Scenario {
     const sent = await this.call("send largest", "SendMessage", { QueueUrl: url, MessageBody: body });
     this.eq(sent.MD5OfMessageBody, md5(body), "MD5 of the largest message");
     await this.call("send too large", "SendMessage", { QueueUrl: url, MessageBody: `${body}x` }, "InvalidParameterValue");
+    const half = "y".repeat(MAX_MESSAGE_BYTES / 2 + 1);
+    await this.call(
+      "send batch too large",
+      "SendMessageBatch",
+      { QueueUrl: url, Entries: [{ Id: "a", MessageBody: half }, { Id: "b", MessageBody: half }] },
+      "AWS.SimpleQueueService.BatchRequestTooLong",
+    );
     const msgs = await this.receiveUntil("receive largest", url, 1);
     this.eq(msgs.length, 1, "largest message received");
     this.eq(msgs[0].Body.length, MAX_MESSAGE_BYTES, "largest body's length");
@@ -552,6 +645,16 @@ class Scenario {
   async stepList() {
     const all = await this.call("list prefix", "ListQueues", { QueueNamePrefix: this.prefix });
     this.eq(sorted(all.QueueUrls ?? []), sorted(Object.values(this.urls)), "ListQueues by prefix");
+    let urls = [];
+    let token;
+    for (let i = 0; i <= Object.keys(this.urls).length; i++) {
+      const page = await this.call("list page", "ListQueues", { QueueNamePrefix: this.prefix, MaxResults: 2, NextToken: token });
+      this.check((page.QueueUrls ?? []).length <= 2, `a page of 2 held ${show(page)}`);
+      urls = urls.concat(page.QueueUrls ?? []);
+      token = page.NextToken;
+      if (!token) break;
+    }
+    this.eq(sorted(urls), sorted(Object.values(this.urls)), "ListQueues by prefix, two at a time");
     const fifo = await this.call("list fifo prefix", "ListQueues", { QueueNamePrefix: this.name("fifo") });
     this.eq(fifo.QueueUrls, [this.urls.fifo], "ListQueues by the FIFO queue's prefix");
     const none = await this.call("list none", "ListQueues", { QueueNamePrefix: this.name("nothing") });
