@@ -9,12 +9,23 @@ namespace sluice::queue {
 
 namespace {
 
+// The algorithms, fetched once: OpenSSL 3 looks a digest up (under a lock) on every
+// initialisation with EVP_md5() and friends, and a message's digests are computed on every send
+// and every receive.
+const EVP_MD* md5_algorithm() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "MD5", nullptr);
+  return md;
+}
+
+const EVP_MD* sha256_algorithm() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+// One context per thread, initialised again for each digest.
 class Digest {
  public:
-  explicit Digest(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
-    EVP_DigestInit_ex(ctx_, md, nullptr);
-  }
-  ~Digest() { EVP_MD_CTX_free(ctx_); }
+  explicit Digest(const EVP_MD* md) : ctx_(context()) { EVP_DigestInit_ex2(ctx_, md, nullptr); }
   Digest(const Digest&) = delete;
   Digest& operator=(const Digest&) = delete;
 
@@ -35,13 +46,22 @@ class Digest {
   }
 
  private:
+  static EVP_MD_CTX* context() {
+    struct Owned {
+      EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+      ~Owned() { EVP_MD_CTX_free(ctx); }
+    };
+    thread_local Owned owned;
+    return owned.ctx;
+  }
+
   EVP_MD_CTX* ctx_;
 };
 
 }  // namespace
 
 Md5 md5_of_body(std::string_view body) {
-  Digest d(EVP_md5());
+  Digest d(md5_algorithm());
   d.update(body);
   return d.finish<16>();
 }
@@ -52,7 +72,7 @@ Md5 md5_of_attributes(std::span<const MessageAttribute> attributes) {
   for (size_t i = 0; i < n; ++i) sorted[i] = &attributes[i];
   std::sort(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(n),
             [](const MessageAttribute* a, const MessageAttribute* b) { return a->name < b->name; });
-  Digest d(EVP_md5());
+  Digest d(md5_algorithm());
   for (size_t i = 0; i < n; ++i) {
     const MessageAttribute& a = *sorted[i];
     d.update_length_prefixed(a.name);
@@ -65,7 +85,7 @@ Md5 md5_of_attributes(std::span<const MessageAttribute> attributes) {
 }
 
 Sha256 sha256_of(std::string_view data) {
-  Digest d(EVP_sha256());
+  Digest d(sha256_algorithm());
   d.update(data);
   return d.finish<32>();
 }
