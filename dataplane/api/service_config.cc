@@ -49,7 +49,7 @@ bool parse_listen_address(const std::string& text, ApiConfig& config) {
 
 void parse_api_section(const YamlField& field, ApiConfig& config) {
   field.expect_map({"listen", "cores", "region", "account_id", "authentication", "access_keys",
-                    "max_request_bytes"});
+                    "max_request_bytes", "request_timeout_s", "idle_timeout_s"});
   if (auto f = field.child("listen"); f.present()) {
     if (!parse_listen_address(f.str(), config))
       f.fail("'" + f.str() + "' is not HOST:PORT (e.g. 127.0.0.1:9324)");
@@ -88,6 +88,10 @@ void parse_api_section(const YamlField& field, ApiConfig& config) {
   }
   if (auto f = field.child("max_request_bytes"); f.present())
     config.max_request_bytes = f.uint(64 << 10, 64 << 20);
+  if (auto f = field.child("request_timeout_s"); f.present())
+    config.request_timeout_s = static_cast<uint32_t>(f.uint(1, 3600));
+  if (auto f = field.child("idle_timeout_s"); f.present())
+    config.idle_timeout_s = static_cast<uint32_t>(f.uint(1, 86400));
 }
 
 void parse_queues_section(const YamlField& field, QueuesConfig& config) {

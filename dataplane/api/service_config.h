@@ -26,6 +26,8 @@ struct ApiConfig {
   bool authentication = false;
   std::vector<AccessKey> access_keys;
   uint64_t max_request_bytes = 4 << 20;  // an HTTP body beyond this is refused (413)
+  uint32_t request_timeout_s = 30;       // a request must arrive whole within this (408)
+  uint32_t idle_timeout_s = 120;         // a connection idle between requests is closed
 };
 
 struct DeclaredQueue {

@@ -71,6 +71,8 @@ struct Doorbell {
   }
 };
 
+using Clock = std::chrono::steady_clock;
+
 // One service core: its reactor's connections, the calls they have out at the shards, and the
 // shards it runs itself.
 class ApiCore final : public reactor::Handler {
@@ -85,13 +87,13 @@ class ApiCore final : public reactor::Handler {
         verifier_(verifier_options(config)) {}
 
   void run(int listen_fd, const std::atomic<bool>& running) {
-    using Clock = reactor::Reactor::Clock;
     reactor::ReactorOptions options;
     options.max_input = config_.max_request_bytes + (1 << 20);
     reactor::Reactor reactor(options);
     reactor_ = &reactor;
     reactor.listen(listen_fd, *this);
     reactor.watch(doorbell_.fd, [this] { doorbell_.clear(); });
+    sweep_idle_connections();
     Clock::time_point last_work = Clock::now();
     Clock::duration wait{};
     while (running.load(std::memory_order_relaxed)) {
@@ -128,7 +130,14 @@ class ApiCore final : public reactor::Handler {
     states_.emplace(state.get(), std::move(state));
   }
 
-  void on_data(reactor::Connection& conn) override { process(*static_cast<ConnState*>(conn.user)); }
+  void on_data(reactor::Connection& conn) override {
+    auto& s = *static_cast<ConnState*>(conn.user);
+    if (!s.receiving) {
+      s.receiving = true;
+      s.request_since = Clock::now();
+    }
+    process(s);
+  }
 
   void on_close(reactor::Connection& conn) override {
     auto* s = static_cast<ConnState*>(conn.user);
@@ -163,6 +172,8 @@ class ApiCore final : public reactor::Handler {
     std::vector<ActionCall*> calls;
     size_t waiting = 0;
     bool http10 = false;
+    bool receiving = false;  // part of a request is in
+    Clock::time_point request_since = Clock::now(), idle_since = Clock::now();
   };
 
   static sigv4::Options verifier_options(const ApiConfig& config) {
@@ -207,7 +218,31 @@ class ApiCore final : public reactor::Handler {
       in.erase(0, s.parser.consumed());
       s.parser.reset();
       s.continue_sent = false;
+      s.receiving = !in.empty();  // a pipelined request's bytes came with this one
+      s.request_since = s.idle_since = Clock::now();
     }
+  }
+
+  // Once a second: a connection whose request has not arrived whole within the request timeout
+  // is answered 408 and closed (a client that trickles bytes cannot hold a connection), and one
+  // idle between requests for the idle timeout is closed. Connections with a call out at a shard
+  // (a long poll) are neither.
+  void sweep_idle_connections() {
+    const Clock::time_point now = Clock::now();
+    const auto request_timeout = std::chrono::seconds(config_.request_timeout_s);
+    const auto idle_timeout = std::chrono::seconds(config_.idle_timeout_s);
+    for (auto& [key, state] : states_) {
+      ConnState& s = *state;
+      if (s.conn == nullptr || s.waiting > 0 || s.conn->closing()) continue;
+      if (s.receiving && now - s.request_since > request_timeout) {
+        http::write_error(s.conn->output(), {408, "request not received in time"});
+      } else if (s.receiving || now - s.idle_since <= idle_timeout) {
+        continue;
+      }
+      s.conn->close_after_send();
+      reactor_->flush_later(*s.conn);
+    }
+    reactor_->add_timer(std::chrono::seconds(1), [this] { sweep_idle_connections(); });
   }
 
   void answer(ConnState& s, const sqs::Reply& reply) {
@@ -347,6 +382,7 @@ class ApiCore final : public reactor::Handler {
       auto* call = static_cast<ActionCall*>(done);
       auto* s = static_cast<ConnState*>(call->waiter);
       if (--s->waiting > 0) continue;
+      s->idle_since = Clock::now();
       finish(*s);
     }
     return answers;

@@ -723,6 +723,42 @@ class SqsApiLimitsE2eTest : public SqsApiE2eTest {
   }
 };
 
+class SqsApiTimeoutsE2eTest : public SqsApiE2eTest {
+ protected:
+  SqsServerOptions server_options() const override {
+    SqsServerOptions o;
+    o.request_timeout_s = 1;
+    o.idle_timeout_s = 2;
+    return o;
+  }
+};
+
+TEST_F(SqsApiTimeoutsE2eTest, TrickledRequestsAndIdleConnectionsAreClosedButLongPollsAreNot) {
+  const std::string url = create_queue("timeouts");
+  // Half a request, then nothing: answered 408 and closed once the request timeout passes.
+  Connection trickle(port());
+  ASSERT_TRUE(trickle.send("POST / HTTP/1.1\r\nHost: " + host() + "\r\nContent-Len"));
+  auto r = trickle.read();
+  ASSERT_TRUE(r) << "no reply to a request that never finished";
+  EXPECT_EQ(r->status, 408) << r->body;
+  EXPECT_TRUE(trickle.closed_by_server());
+
+  // A kept-alive connection that goes quiet is closed after the idle timeout.
+  Connection idle(port());
+  ASSERT_TRUE(
+      idle.send(json_request(host(), "GetQueueUrl", Json{{"QueueName", "timeouts"}}.dump())));
+  ASSERT_TRUE(idle.read());
+  EXPECT_TRUE(idle.closed_by_server());
+
+  // A long poll longer than both timeouts is answered, not cut off.
+  Connection poller(port());
+  ASSERT_TRUE(poller.send(json_request(host(), "ReceiveMessage",
+                                       Json{{"QueueUrl", url}, {"WaitTimeSeconds", 4}}.dump())));
+  auto polled = poller.read();
+  ASSERT_TRUE(polled) << "the long poll was cut off";
+  EXPECT_EQ(polled->status, 200) << polled->body;
+}
+
 TEST_F(SqsApiLimitsE2eTest, BodyOverTheRequestLimitIsRefusedWith413) {
   const std::string url = create_queue("limits");
   Connection c(port());

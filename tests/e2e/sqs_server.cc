@@ -38,6 +38,10 @@ std::string config_yaml(const SqsServerOptions& options) {
       "  access_keys:\n"
       "    - {access_key_id: " +
       SqsServer::kAccessKeyId + ", secret_access_key: " + SqsServer::kSecretAccessKey + "}\n";
+  if (options.request_timeout_s)
+    yaml += "  request_timeout_s: " + std::to_string(*options.request_timeout_s) + "\n";
+  if (options.idle_timeout_s)
+    yaml += "  idle_timeout_s: " + std::to_string(*options.idle_timeout_s) + "\n";
   if (options.max_request_bytes) {
     yaml += "  max_request_bytes: " + std::to_string(*options.max_request_bytes) + "\n";
   }

@@ -16,6 +16,8 @@ namespace sluice::e2e {
 struct SqsServerOptions {
   bool authentication = false;
   std::optional<size_t> max_request_bytes;  // api.max_request_bytes; the server's default if unset
+  std::optional<uint32_t> request_timeout_s;  // api.request_timeout_s, likewise
+  std::optional<uint32_t> idle_timeout_s;     // api.idle_timeout_s, likewise
   std::chrono::milliseconds start_timeout = std::chrono::seconds(30);
 };
 

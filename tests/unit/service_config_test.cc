@@ -50,6 +50,8 @@ api:
     - {access_key_id: AKID1, secret_access_key: s1}
     - {access_key_id: AKID2, secret_access_key: s2}
   max_request_bytes: 2097152
+  request_timeout_s: 10
+  idle_timeout_s: 600
 queues:
   shards: 2
   directory: /var/lib/sluice/queues
@@ -71,6 +73,8 @@ queues:
   EXPECT_EQ(p.api.access_keys[1].id, "AKID2");
   EXPECT_EQ(p.api.access_keys[1].secret, "s2");
   EXPECT_EQ(p.api.max_request_bytes, 2097152u);
+  EXPECT_EQ(p.api.request_timeout_s, 10u);
+  EXPECT_EQ(p.api.idle_timeout_s, 600u);
   EXPECT_EQ(p.queues.shards, 2u);
   EXPECT_EQ(p.queues.directory, "/var/lib/sluice/queues");
   EXPECT_EQ(p.queues.memory_budget_mb, 256u);
