@@ -459,6 +459,10 @@ void QueueService::start() {
   // connections over them. Port 0 takes the port the first one was given.
   std::vector<int> listeners;
   uint16_t port = api_.port;
+  if (port != 0 && reactor::port_in_use(api_.address, port)) {
+    throw std::runtime_error("api.listen: " + api_.address + ":" + std::to_string(port) +
+                             " is in use by another process");
+  }
   for (size_t i = 0; i < cores; ++i) {
     listeners.push_back(reactor::open_listener(api_.address, port));
     if (port == 0) {

@@ -137,22 +137,31 @@ Features probe_features() {
   return f;
 }
 
-int open_listener(const std::string& address, uint16_t port, int backlog) {
-  sockaddr_storage ss{};
-  socklen_t len;
+namespace {
+
+// The socket address of address:port; throws when `address` is not an IP address.
+socklen_t socket_address(const std::string& address, uint16_t port, sockaddr_storage& ss) {
+  ss = {};
   auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
   if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
-    len = sizeof *v4;
-  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    return sizeof *v4;
+  }
+  if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(port);
-    len = sizeof *v6;
-  } else {
-    throw std::runtime_error("listener: '" + address + "' is not an IP address");
+    return sizeof *v6;
   }
+  throw std::runtime_error("listener: '" + address + "' is not an IP address");
+}
+
+}  // namespace
+
+int open_listener(const std::string& address, uint16_t port, int backlog) {
+  sockaddr_storage ss;
+  const socklen_t len = socket_address(address, port, ss);
   const int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int one = 1;
   if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
@@ -164,6 +173,20 @@ int open_listener(const std::string& address, uint16_t port, int backlog) {
                              why);
   }
   return fd;
+}
+
+bool port_in_use(const std::string& address, uint16_t port) {
+  sockaddr_storage ss;
+  const socklen_t len = socket_address(address, port, ss);
+  const int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  if (fd < 0) return false;
+  // SO_REUSEADDR lets a port in TIME_WAIT through; without SO_REUSEPORT the bind fails when any
+  // socket listens there, SO_REUSEPORT or not.
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const bool in_use = bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno == EADDRINUSE;
+  ::close(fd);
+  return in_use;
 }
 
 Reactor::Reactor(const ReactorOptions& options, const Features& features)

@@ -37,6 +37,10 @@ Features probe_features();
 // Throws std::runtime_error naming the address when it cannot.
 int open_listener(const std::string& address, uint16_t port, int backlog = 4096);
 
+// Whether a socket is bound to address:port already. SO_REUSEPORT listeners of another process
+// of the same user would otherwise share the port with ours, and split its connections.
+bool port_in_use(const std::string& address, uint16_t port);
+
 class Reactor;
 
 class Connection {

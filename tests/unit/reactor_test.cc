@@ -256,8 +256,11 @@ TEST(ReactorListener, RefusesWhatIsNotAnAddress) {
   // SO_REUSEPORT: a second listener on the same port, as each service core has.
   const int b = open_listener("127.0.0.1", ntohs(addr.sin_port));
   EXPECT_GE(b, 0);
+  // Which is why a service checks first that no other process listens there.
+  EXPECT_TRUE(port_in_use("127.0.0.1", ntohs(addr.sin_port)));
   close(a);
   close(b);
+  EXPECT_FALSE(port_in_use("127.0.0.1", ntohs(addr.sin_port)));
 }
 
 }  // namespace
