@@ -29,7 +29,7 @@ const std::filesystem::path kScripts = SLUICE_SOURCE_ROOT "/tests/e2e/sqs_client
 const std::filesystem::path kNodeDir = kScripts / "node";
 
 // The command-line clients start a Python interpreter per call, so their runs take longest.
-constexpr auto kCliTimeout = std::chrono::seconds(600);
+constexpr auto kCliTimeout = std::chrono::seconds(900);
 constexpr auto kSdkTimeout = std::chrono::seconds(300);
 constexpr auto kProbeTimeout = std::chrono::seconds(120);
 constexpr auto kNpmTimeout = std::chrono::seconds(600);

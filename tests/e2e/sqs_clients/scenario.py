@@ -146,7 +146,9 @@ class Boto3Client:
 
 
 def kebab(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+    """The CLI's flag for a member: QueueUrl -> queue-url, AWSAccountIds -> aws-account-ids."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1-\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", name).lower()
 
 
 class CliClient:
@@ -310,6 +312,7 @@ class Scenario:
         self.step = ""
         self.urls = {}
         self.arns = {}
+        self.account = ""
         self.system_names = client.supports("ReceiveMessage", "MessageSystemAttributeNames")
 
     # helpers
