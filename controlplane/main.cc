@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "appliance.h"
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   bool was_connected = false;
+  std::map<std::string, std::string> queue_states;  // "applied" or the last error, per queue
   while (!stop_requested) {
     appliance.poll(std::chrono::milliseconds(200));
     if (reload_requested.exchange(false)) {
@@ -114,6 +116,14 @@ int main(int argc, char** argv) {
                  connected ? fmt::format("connected (pid {})", link.peer()->pid)
                            : "disconnected; it keeps forwarding with its last snapshot");
       was_connected = connected;
+    }
+    for (const Json& q : appliance.queues()) {
+      const std::string state = q["state"] == "applied" ? "applied" : q.value("last_error", "");
+      std::string& was = queue_states[q["name"].get<std::string>()];
+      if (state.empty() || state == was) continue;
+      fmt::print("sluice-controlplane: queue {}: {}\n", q["name"].get<std::string>(),
+                 state == "applied" ? "declared at " + q.value("url", "") : "pending: " + state);
+      was = state;
     }
     std::fflush(stdout);
     std::fflush(stderr);

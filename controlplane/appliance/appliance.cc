@@ -39,14 +39,15 @@ Json result_json(const health::CheckResult& r) {
 }  // namespace
 
 Appliance::Appliance(ControlConfig config, std::string config_path, DataplaneSink& sink,
-                     uint64_t checker_seed)
+                     uint64_t checker_seed, QueueDeclarer::Options queue_options)
     : config_(std::move(config)),
       config_path_(std::move(config_path)),
       sink_(sink),
       checker_(checker_seed),
       generation_(static_cast<uint64_t>(
           duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-              .count())) {
+              .count())),
+      declarer_(queue_options) {
   checker_.on_result([this](health::TargetId id, const health::CheckResult& r, TargetState before,
                             TargetState after) {
     // Runs inside checker_.poll(), which poll() calls with mu_ held.
@@ -63,6 +64,7 @@ Appliance::Appliance(ControlConfig config, std::string config_path, DataplaneSin
   });
   std::lock_guard lock(mu_);
   sync_checker_locked();
+  declarer_.declare(config_.queues);
 }
 
 Appliance::~Appliance() = default;
@@ -384,6 +386,7 @@ Json Appliance::reload() {
     notes.push_back("dataplane.control_socket takes effect when the control plane restarts");
   config_ = std::move(*loaded.config);
   sync_checker_locked();
+  declarer_.declare(config_.queues);
   Json out = {{"reloaded", config_path_}, {"notes", notes}};
   out["dataplane"] = push_locked(false);
   return out;
@@ -412,6 +415,12 @@ Json Appliance::status() {
                         {"publish_ms", static_cast<double>(last_result_->publish_ns) / 1e6}};
   }
   if (!last_error_.empty()) out["last_error"] = last_error_;
+  const auto declared = declarer_.status();
+  out["queues"] = {{"endpoint", config_.queues.endpoint()},
+                   {"declared", declared.size()},
+                   {"applied", std::count_if(declared.begin(), declared.end(), [](const auto& q) {
+                      return q.state == QueueDeclarer::State::kApplied;
+                    })}};
   return out;
 }
 
@@ -604,6 +613,20 @@ Json Appliance::stats() {
   return {{"generation", reply->generation}, {"cores", cores}, {"services", services}};
 }
 
+Json Appliance::queues() {
+  Json out = Json::array();
+  for (const QueueDeclarer::QueueStatus& q : declarer_.status()) {
+    Json j = {{"name", q.name},
+              {"state", std::string(to_string(q.state))},
+              {"attempts", q.attempts},
+              {"failures", q.failures}};
+    if (!q.url.empty()) j["url"] = q.url;
+    if (!q.error.empty()) j["last_error"] = q.error;
+    out.push_back(j);
+  }
+  return out;
+}
+
 Json Appliance::effective_config() {
   std::lock_guard lock(mu_);
   return config_to_json(config_);
@@ -626,6 +649,15 @@ std::string Appliance::metrics() {
     out.gauge("sluice_snapshot_publish_seconds",
               "Dataplane time to publish the last snapshot (swap and RCU grace period)", {},
               static_cast<double>(last_result_->publish_ns) / 1e9);
+  }
+
+  for (const QueueDeclarer::QueueStatus& q : declarer_.status()) {
+    const Labels labels = {{"queue", q.name}};
+    out.gauge("sluice_queue_declared",
+              "1 once the declared queue is applied on the SQS API, 0 while pending", labels,
+              q.state == QueueDeclarer::State::kApplied ? 1 : 0);
+    out.counter("sluice_queue_declare_failures_total", "Failed tries to declare the queue", labels,
+                static_cast<double>(q.failures));
   }
 
   static constexpr TargetState kStates[] = {TargetState::kInitial, TargetState::kHealthy,

@@ -4,8 +4,10 @@
 //
 // Every change that alters what the dataplane should do (a registration, a weight, a drain, a
 // health transition, a slow-start step, a drain delay ending, a reload) recompiles the balancer
-// snapshot and pushes it when it differs from the last one the dataplane took. Thread-safe: the
-// REST server's threads call in while the owner's loop calls poll().
+// snapshot and pushes it when it differs from the last one the dataplane took. The configuration's
+// queues are declared on the dataplane's SQS API by a QueueDeclarer on its own thread, at start
+// and on every reload. Thread-safe: the REST server's threads call in while the owner's loop calls
+// poll().
 #pragma once
 
 #include <array>
@@ -26,6 +28,7 @@
 #include "control_config.h"
 #include "dataplane_sink.h"
 #include "lb_snapshot.h"
+#include "queue_declarer.h"
 
 namespace sluice::controlplane {
 
@@ -55,7 +58,8 @@ class Appliance {
   // `config_path` is what reload() reads again (empty: reload is refused). `sink` must outlive
   // this object.
   Appliance(ControlConfig config, std::string config_path, DataplaneSink& sink,
-            uint64_t checker_seed = std::random_device{}());
+            uint64_t checker_seed = std::random_device{}(),
+            QueueDeclarer::Options queue_options = {});
   ~Appliance();
   Appliance(const Appliance&) = delete;
   Appliance& operator=(const Appliance&) = delete;
@@ -74,6 +78,7 @@ class Appliance {
   Json health();
   Json stats();
   Json effective_config();
+  Json queues();          // the declared queues: applied, or pending with the last error
   std::string metrics();  // Prometheus text exposition
 
   // Changes. Each returns what it did and the snapshot generation the dataplane took with it.
@@ -125,6 +130,7 @@ class Appliance {
   std::string last_error_;
   std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point next_connect_{};
+  QueueDeclarer declarer_;
 };
 
 }  // namespace sluice::controlplane

@@ -112,6 +112,10 @@ void print_status(const Json& s) {
   fmt::print("targets         {}\n", get_or(s, "targets_tracked"));
   fmt::print("config file     {}\n", get_or(s, "config_file"));
   if (s.contains("last_error")) fmt::print("last error      {}\n", get_or(s, "last_error"));
+  if (s.contains("queues") && s["queues"].value("declared", 0) != 0) {
+    fmt::print("queues          {} of {} applied at {}\n", get_or(s["queues"], "applied"),
+               get_or(s["queues"], "declared"), get_or(s["queues"], "endpoint"));
+  }
 }
 
 std::string last_check(const Json& t) {
@@ -186,6 +190,15 @@ void print_stats(const Json& s) {
   fmt::print("{}", cores.render());
 }
 
+void print_queues(const Json& list) {
+  Table t({"queue", "state", "attempts", "url or last error"});
+  for (const Json& q : list) {
+    t.add({get_or(q, "name"), get_or(q, "state"), get_or(q, "attempts"),
+           get_or(q, q.value("state", "") == "applied" ? "url" : "last_error")});
+  }
+  fmt::print("{}", t.render());
+}
+
 std::string target_path(const std::string& group, const std::string& target) {
   return "/v1/target-groups/" + segment(group) + "/targets/" + segment(target);
 }
@@ -227,6 +240,7 @@ int main(int argc, char** argv) {
   auto* health = app.add_subcommand("health", "every target's health");
   auto* stats = app.add_subcommand("stats", "traffic counters, per service, target and core");
   auto* reload = app.add_subcommand("reload", "read the configuration file again");
+  auto* queues = app.add_subcommand("queues", "the declared queues: applied, or pending and why");
   auto* config = app.add_subcommand("config", "the configuration in force (file plus API changes)");
   auto* metrics = app.add_subcommand("metrics", "the Prometheus exposition");
   CLI11_PARSE(app, argc, argv);
@@ -290,6 +304,9 @@ int main(int argc, char** argv) {
         fmt::print("reloaded {}{}\n", get_or(r, "reloaded"), dataplane_outcome(r));
         for (const Json& n : r["notes"]) fmt::print("note: {}\n", text(n));
       };
+    } else if (queues->parsed()) {
+      r = api.call("GET", "/v1/queues");
+      show = [&] { print_queues(r); };
     } else if (config->parsed()) {
       r = api.call("GET", "/v1/config");
       show = [&] { fmt::print("{}\n", r.dump(2)); };

@@ -165,17 +165,20 @@ Json config_to_json(const ControlConfig& c) {
   }
   doc["listeners"] = listeners;
 
-  Json queues = Json::array();
-  for (const Queue& q : c.queues) {
-    const QueueAttributes& a = q.attributes;
-    Json attributes = {{"visibility_timeout_s", a.visibility_timeout_s},
-                       {"message_retention_s", a.message_retention_s},
-                       {"delay_s", a.delay_s},
-                       {"maximum_message_size", a.maximum_message_size},
-                       {"receive_wait_s", a.receive_wait_s}};
-    if (q.fifo) attributes["content_based_deduplication"] = a.content_based_deduplication;
-    queues.push_back({{"name", q.name}, {"fifo", q.fifo}, {"attributes", attributes}});
+  Json declared = Json::array();
+  for (const DeclaredQueue& q : c.queues.declare) {
+    Json attributes = Json::object(), tags = Json::object();
+    for (const auto& [name, value] : q.attributes) attributes[name] = value;
+    for (const auto& [key, value] : q.tags) tags[key] = value;
+    declared.push_back({{"name", q.name}, {"attributes", attributes}, {"tags", tags}});
   }
+  Json queues = {{"endpoint", c.queues.endpoint()}};
+  if (!c.queues.access_key_id.empty()) {
+    queues["access_key_id"] = c.queues.access_key_id;
+    queues["secret_access_key"] = c.queues.secret_access_key;
+  }
+  queues["region"] = c.queues.region;
+  queues["declare"] = declared;
   doc["queues"] = queues;
 
   Json topics = Json::array();

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -346,29 +348,149 @@ std::string messaging_name(const YamlField& f, bool fifo, size_t max, std::strin
   return name;
 }
 
-Queue parse_queue(const YamlField& f) {
-  f.expect_map({"name", "fifo", "attributes"});
-  Queue q;
-  if (auto v = f.child("fifo"); v.present()) q.fifo = v.boolean();
-  q.name = messaging_name(f.required("name"), q.fifo, 80, "queue");
-  if (auto a = f.child("attributes"); a.present()) {
-    a.expect_map({"visibility_timeout_s", "message_retention_s", "delay_s", "maximum_message_size",
-                  "receive_wait_s", "content_based_deduplication"});
-    QueueAttributes& qa = q.attributes;
-    auto set = [&](const char* key, uint32_t& out, uint64_t min, uint64_t max) {
-      if (auto v = a.child(key); v.present()) out = static_cast<uint32_t>(v.uint(min, max));
-    };
-    set("visibility_timeout_s", qa.visibility_timeout_s, 0, 43200);
-    set("message_retention_s", qa.message_retention_s, 60, 1209600);
-    set("delay_s", qa.delay_s, 0, 900);
-    set("maximum_message_size", qa.maximum_message_size, 1024, 262144);
-    set("receive_wait_s", qa.receive_wait_s, 0, 20);
-    if (auto v = a.child("content_based_deduplication"); v.present()) {
-      if (!q.fifo) v.fail("only fifo queues deduplicate");
-      qa.content_based_deduplication = v.boolean();
+// "http://HOST[:PORT]" (a trailing "/" allowed): the dataplane's SQS API speaks plain HTTP.
+void parse_endpoint_url(const YamlField& f, QueuesConfig& out) {
+  const std::string text = f.str();
+  auto bad = [&] {
+    f.fail("'" + text +
+           "' is not a URL like http://127.0.0.1:9324 (http, a host, an optional port, no path)");
+  };
+  constexpr std::string_view kScheme = "http://";
+  if (!text.starts_with(kScheme)) bad();
+  std::string_view rest = std::string_view(text).substr(kScheme.size());
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  std::string_view host;
+  if (!rest.empty() && rest.front() == '[') {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos) bad();
+    host = rest.substr(1, close - 1);
+    const auto address = parse_ip_address(host);
+    if (!address || address->is_v4()) bad();
+    rest = rest.substr(close + 1);
+  } else {
+    host = rest.substr(0, rest.find(':'));
+    rest = rest.substr(host.size());
+    bool ok = !host.empty() && host.size() <= 253;
+    for (char c : host)
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.');
+    if (!ok) bad();
+  }
+  unsigned port = 80;
+  if (!rest.empty()) {
+    const std::string_view digits = rest.substr(1);
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (rest.front() != ':' || digits.empty() || ec != std::errc() ||
+        end != digits.data() + digits.size() || port < 1 || port > 65535) {
+      bad();
+    }
+  }
+  out.host = std::string(host);
+  out.port = static_cast<uint16_t>(port);
+}
+
+// Printable ASCII without spaces, 1 to `max` characters.
+std::string token_field(const YamlField& f, size_t max) {
+  std::string value = f.str();
+  bool ok = !value.empty() && value.size() <= max;
+  for (char c : value) ok = ok && c > ' ' && c < 127;
+  if (!ok) f.fail("must be 1 to " + std::to_string(max) + " printable characters without spaces");
+  return value;
+}
+
+// A map of text values (YAML numbers and booleans taken as written), each key once.
+std::vector<std::pair<std::string, std::string>> text_map(const YamlField& f) {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::set<std::string> seen;
+  for (const auto& [key, value] : f.entries()) {
+    if (!seen.insert(key).second) value.fail("is given twice");
+    out.emplace_back(key, value.str());
+  }
+  return out;
+}
+
+const std::string* find_value(const std::vector<std::pair<std::string, std::string>>& map,
+                              std::string_view key) {
+  for (const auto& [k, v] : map) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+DeclaredQueue parse_declared_queue(const YamlField& f) {
+  f.expect_map({"name", "attributes", "tags"});
+  DeclaredQueue q;
+  const YamlField name = f.required("name");
+  const bool fifo_name = name.str().ends_with(".fifo");
+  q.name = messaging_name(name, fifo_name, 80, "queue");
+  const YamlField attributes = f.child("attributes");
+  if (attributes.present()) {
+    q.attributes = text_map(attributes);
+    for (const auto& [key, value] : q.attributes) {
+      if (key.empty()) attributes.fail("attribute names must not be empty");
+    }
+  }
+  // SQS makes a FIFO queue from a .fifo name and FifoQueue "true", never from one alone.
+  const std::string* fifo = find_value(q.attributes, "FifoQueue");
+  if (fifo_name && (fifo == nullptr || *fifo != "true"))
+    name.fail("'" + q.name + "' is a FIFO queue name, so attributes.FifoQueue must be \"true\"");
+  if (!fifo_name && fifo != nullptr && *fifo == "true")
+    attributes.child("FifoQueue").fail("FIFO queues have names ending in .fifo");
+  if (auto t = f.child("tags"); t.present()) {
+    q.tags = text_map(t);
+    if (q.tags.size() > 50) t.fail("a queue has at most 50 tags");
+    for (const auto& [key, value] : q.tags) {
+      if (key.empty() || key.size() > 128) t.fail("tag keys are 1 to 128 characters");
+      if (value.size() > 256) t.child(key).fail("tag values are at most 256 characters");
     }
   }
   return q;
+}
+
+void parse_queues(const YamlField& f, QueuesConfig& out) {
+  f.expect_map({"endpoint", "access_key_id", "secret_access_key", "region", "declare"});
+  if (auto v = f.child("endpoint"); v.present()) parse_endpoint_url(v, out);
+  const YamlField id = f.child("access_key_id"), secret = f.child("secret_access_key");
+  if (id.present()) out.access_key_id = token_field(id, 128);
+  if (secret.present()) out.secret_access_key = token_field(secret, 128);
+  if (id.present() != secret.present()) {
+    (id.present() ? id : secret).fail("access_key_id and secret_access_key are given together");
+  }
+  if (auto v = f.child("region"); v.present()) {
+    out.region = v.str();
+    bool ok = !out.region.empty() && out.region.size() <= 64;
+    for (char c : out.region)
+      ok = ok && (std::islower(static_cast<unsigned char>(c)) ||
+                  std::isdigit(static_cast<unsigned char>(c)) || c == '-');
+    if (!ok) v.fail("'" + out.region + "' is not a region like us-east-1");
+  }
+  const YamlField declare = f.child("declare");
+  if (!declare.present()) return;
+  std::set<std::string> names;
+  const std::vector<YamlField> items = declare.items();
+  for (const auto& item : items) {
+    DeclaredQueue q = parse_declared_queue(item);
+    unique(names, item.child("name"), q.name, "queue");
+    out.declare.push_back(std::move(q));
+  }
+  if (declare_order(out.declare)) return;
+  // A dead-letter queue must exist before the queues that name it: name the first on a cycle.
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < out.declare.size(); ++i) index[out.declare[i].name] = i;
+  for (size_t i = 0; i < out.declare.size(); ++i) {
+    size_t at = i;
+    for (size_t step = 0; step < out.declare.size(); ++step) {
+      const auto next = index.find(out.declare[at].dead_letter_queue());
+      if (next == index.end()) break;
+      at = next->second;
+      if (at == i) {
+        items[i]
+            .child("attributes")
+            .child("RedrivePolicy")
+            .fail("'" + out.declare[i].name +
+                  "' is its own dead-letter queue, directly or through others");
+      }
+    }
+  }
 }
 
 AccessKey parse_access_key(const YamlField& f) {
@@ -437,14 +559,7 @@ ControlConfig parse_document(const YamlField& root) {
       config.listeners.push_back(std::move(l));
     }
   }
-  if (auto f = root.child("queues"); f.present()) {
-    std::set<std::string> names;
-    for (const auto& item : f.items()) {
-      Queue q = parse_queue(item);
-      unique(names, item.child("name"), q.name, "queue");
-      config.queues.push_back(std::move(q));
-    }
-  }
+  if (auto f = root.child("queues"); f.present()) parse_queues(f, config.queues);
   if (auto f = root.child("topics"); f.present()) {
     std::set<std::string> names;
     for (const auto& item : f.items()) {
@@ -474,6 +589,49 @@ const TargetGroup* ControlConfig::find_target_group(std::string_view name) const
     if (g.name == name) return &g;
   }
   return nullptr;
+}
+
+std::string DeclaredQueue::dead_letter_queue() const {
+  const std::string* policy = find_value(attributes, "RedrivePolicy");
+  if (policy == nullptr) return {};
+  const auto j = nlohmann::json::parse(*policy, nullptr, false);
+  if (!j.is_object() || !j.contains("deadLetterTargetArn") ||
+      !j["deadLetterTargetArn"].is_string()) {
+    return {};
+  }
+  const std::string arn = j["deadLetterTargetArn"];
+  const size_t colon = arn.rfind(':');
+  return colon == std::string::npos ? std::string() : arn.substr(colon + 1);
+}
+
+std::string QueuesConfig::endpoint() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::optional<std::vector<size_t>> declare_order(const std::vector<DeclaredQueue>& queues) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < queues.size(); ++i) index[queues[i].name] = i;
+  // The declared queue each one waits for, if any.
+  std::vector<std::optional<size_t>> after(queues.size());
+  for (size_t i = 0; i < queues.size(); ++i) {
+    auto it = index.find(queues[i].dead_letter_queue());
+    if (it != index.end()) after[i] = it->second;
+  }
+  std::vector<size_t> order;
+  std::vector<bool> placed(queues.size(), false);
+  // Each round places, in file order, every queue whose dead-letter queue is placed; a round that
+  // places nothing leaves only queues on a cycle.
+  while (order.size() < queues.size()) {
+    const size_t before = order.size();
+    for (size_t i = 0; i < queues.size(); ++i) {
+      if (placed[i] || (after[i] && !placed[*after[i]])) continue;
+      placed[i] = true;
+      order.push_back(i);
+    }
+    if (order.size() == before) return std::nullopt;
+  }
+  return order;
 }
 
 ControlConfig parse_control_config(std::string_view yaml_text, std::string_view source) {

@@ -110,20 +110,38 @@ struct Listener {
   Action default_action;
 };
 
-struct QueueAttributes {
-  uint32_t visibility_timeout_s = 30;
-  uint32_t message_retention_s = 345600;
-  uint32_t delay_s = 0;
-  uint32_t maximum_message_size = 262144;
-  uint32_t receive_wait_s = 0;
-  bool content_based_deduplication = false;  // fifo queues only
+// A queue the control plane declares on the dataplane's SQS API: created with these attributes
+// and tags, or brought to them when it exists (controlplane/queues/queue_declarer.h).
+struct DeclaredQueue {
+  std::string name;
+  // SQS attribute names and values as the API takes them (text), in document order.
+  std::vector<std::pair<std::string, std::string>> attributes;
+  std::vector<std::pair<std::string, std::string>> tags;
+
+  // The name of the queue its RedrivePolicy names as dead-letter queue (the last part of
+  // deadLetterTargetArn); empty without one, or when the policy does not parse.
+  std::string dead_letter_queue() const;
+
+  bool operator==(const DeclaredQueue&) const = default;
 };
 
-struct Queue {
-  std::string name;
-  bool fifo = false;
-  QueueAttributes attributes;
+struct QueuesConfig {
+  // The dataplane's SQS API, http://HOST:PORT.
+  std::string host = "127.0.0.1";
+  uint16_t port = 9324;
+  // Requests are signed with SigV4 when an access key is set (both or neither).
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string region = "us-east-1";
+  std::vector<DeclaredQueue> declare;
+
+  std::string endpoint() const;  // "http://127.0.0.1:9324"
 };
+
+// The order to declare queues in: indices into `queues`, each queue after the declared queue its
+// RedrivePolicy names (a dead-letter queue must exist first), file order otherwise. nullopt when
+// those references form a cycle.
+std::optional<std::vector<size_t>> declare_order(const std::vector<DeclaredQueue>& queues);
 
 struct Topic {
   std::string name;
@@ -142,7 +160,7 @@ struct ControlConfig {
   std::vector<TargetGroup> target_groups;
   std::vector<Service> services;
   std::vector<Listener> listeners;
-  std::vector<Queue> queues;
+  QueuesConfig queues;
   std::vector<Topic> topics;
   std::vector<AccessKey> access_keys;
 

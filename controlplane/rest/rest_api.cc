@@ -146,6 +146,7 @@ void install_routes(httplib::Server& server, Appliance& a, const std::string& to
   server.Get("/v1/stats", route(token, [&a](const auto&) { return a.stats(); }));
   server.Post("/v1/reload", route(token, [&a](const auto&) { return a.reload(); }));
   server.Get("/v1/config", route(token, [&a](const auto&) { return a.effective_config(); }));
+  server.Get("/v1/queues", route(token, [&a](const auto&) { return a.queues(); }));
   server.Get("/metrics", [&a, token](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req, token)) {
       reply_error(res, 401, "Unauthorized", "a valid bearer token is required");

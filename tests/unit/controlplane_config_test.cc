@@ -118,10 +118,81 @@ TEST(ControlConfig, ExampleFileLoads) {
   EXPECT_EQ(c.target_groups.size(), 3u);
   EXPECT_EQ(c.services.size(), 2u);
   EXPECT_EQ(c.listeners.size(), 1u);
-  EXPECT_EQ(c.queues.size(), 2u);
+  EXPECT_EQ(c.queues.declare.size(), 3u);
   EXPECT_EQ(c.topics.size(), 2u);
   EXPECT_EQ(c.access_keys.size(), 1u);
-  EXPECT_EQ(c.queues[1].attributes.content_based_deduplication, true);
+  EXPECT_EQ(c.queues.declare[0].dead_letter_queue(), "orders-dlq");
+}
+
+TEST(ControlConfig, QueuesSection) {
+  ControlConfig c = parse(R"(queues:
+  endpoint: http://sqs.internal:8080/
+  access_key_id: AKIDSLUICETEST
+  secret_access_key: sluice-test-secret
+  region: eu-west-1
+  declare:
+    - name: orders
+      attributes:
+        VisibilityTimeout: 60
+        RedrivePolicy: '{"deadLetterTargetArn":"arn:aws:sqs:eu-west-1:000000000000:dlq","maxReceiveCount":3}'
+        DelaySeconds: "5"
+      tags: {team: shop, cost-centre: 42}
+    - name: jobs.fifo
+      attributes: {FifoQueue: true}
+)");
+  const QueuesConfig& q = c.queues;
+  EXPECT_EQ(q.host, "sqs.internal");
+  EXPECT_EQ(q.port, 8080);
+  EXPECT_EQ(q.endpoint(), "http://sqs.internal:8080");
+  EXPECT_EQ(q.access_key_id, "AKIDSLUICETEST");
+  EXPECT_EQ(q.secret_access_key, "sluice-test-secret");
+  EXPECT_EQ(q.region, "eu-west-1");
+  ASSERT_EQ(q.declare.size(), 2u);
+  using Map = std::vector<std::pair<std::string, std::string>>;
+  // Numbers are taken as written, in the file's order.
+  EXPECT_EQ(
+      q.declare[0].attributes,
+      (Map{
+          {"VisibilityTimeout", "60"},
+          {"RedrivePolicy",
+           R"({"deadLetterTargetArn":"arn:aws:sqs:eu-west-1:000000000000:dlq","maxReceiveCount":3})"},
+          {"DelaySeconds", "5"}}));
+  EXPECT_EQ(q.declare[0].tags, (Map{{"team", "shop"}, {"cost-centre", "42"}}));
+  EXPECT_EQ(q.declare[0].dead_letter_queue(), "dlq");
+  EXPECT_EQ(q.declare[1].attributes, (Map{{"FifoQueue", "true"}}));
+  EXPECT_EQ(q.declare[1].dead_letter_queue(), "");
+}
+
+TEST(ControlConfig, QueuesDefaults) {
+  const QueuesConfig q = parse("").queues;
+  EXPECT_EQ(q.endpoint(), "http://127.0.0.1:9324");
+  EXPECT_EQ(q.region, "us-east-1");
+  EXPECT_TRUE(q.access_key_id.empty());
+  EXPECT_TRUE(q.declare.empty());
+  EXPECT_EQ(parse("queues: {endpoint: \"http://[::1]\"}").queues.endpoint(), "http://[::1]:80");
+}
+
+TEST(ControlConfig, DeadLetterQueuesAreDeclaredFirst) {
+  auto queue = [](std::string name, std::string dead_letter) {
+    DeclaredQueue q{.name = std::move(name)};
+    if (!dead_letter.empty()) {
+      q.attributes.emplace_back("RedrivePolicy",
+                                R"({"maxReceiveCount":2,"deadLetterTargetArn":"arn:aws:sqs:)"
+                                R"(us-east-1:000000000000:)" +
+                                    dead_letter + "\"}");
+    }
+    return q;
+  };
+  // a waits for b, b for c; d names a queue that is not declared; e waits for a.
+  const std::vector<DeclaredQueue> queues = {queue("a", "b"), queue("d", "elsewhere"),
+                                             queue("b", "c"), queue("e", "a"), queue("c", "")};
+  EXPECT_EQ(declare_order(queues), (std::vector<size_t>{1, 4, 2, 0, 3}));
+  EXPECT_EQ(declare_order({}), std::vector<size_t>{});
+  EXPECT_EQ(declare_order({queue("a", "b"), queue("b", "a")}), std::nullopt);
+  EXPECT_EQ(declare_order({queue("a", "a")}), std::nullopt);
+  // A policy that does not parse names no queue (the SQS API refuses it).
+  DeclaredQueue broken{.name = "x", .attributes = {{"RedrivePolicy", "{not json"}}};
+  EXPECT_EQ(broken.dead_letter_queue(), "");
 }
 
 TEST(ControlConfig, MissingFile) {
@@ -166,18 +237,22 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownNestedKey",
                   replace(kBase, "    port: 80\n", "    port: 80\n    colour: red\n"),
                   "cp.yaml:12: services[0].colour: unknown key"},
-        ErrorCase{"UnknownQueueKey", "queues:\n  - name: q\n    retention: 5\n",
-                  "cp.yaml:3: queues[0].retention: unknown key"},
+        ErrorCase{"UnknownQueuesKey", "queues:\n  endpoint: http://127.0.0.1:9324\n  retries: 5\n",
+                  "cp.yaml:3: queues.retries: unknown key"},
+        ErrorCase{"UnknownDeclaredQueueKey",
+                  "queues:\n  declare:\n    - name: q\n      retention: 5\n",
+                  "cp.yaml:4: queues.declare[0].retention: unknown key"},
+        ErrorCase{"QueuesAsAList", "queues:\n  - name: q\n", "cp.yaml:2: queues: expected a map"},
         ErrorCase{"UnknownAccessKeyKey", "access_keys:\n  - {id: ABCDEFGHIJKLMNOP, user: x}\n",
                   "cp.yaml:2: access_keys[0].user: unknown key"},
         ErrorCase{"WrongTypeSection", "target_groups: {name: web}\n",
                   "cp.yaml:1: target_groups: expected a list"},
+        ErrorCase{"WrongTypeBool", "topics:\n  - {name: t, fifo: yes}\n",
+                  "cp.yaml:2: topics[0].fifo: 'yes' is not one of false, true"},
         ErrorCase{"WrongTypeNumber", replace(kBase, "port: 8080", "port: eighty"),
                   "cp.yaml:4: target_groups[0].port: 'eighty' is not a whole number"},
         ErrorCase{"WrongTypeString", replace(kBase, "vip: 192.0.2.10", "vip: [192.0.2.10]"),
                   "cp.yaml:9: services[0].vip: expected a string"},
-        ErrorCase{"WrongTypeBool", "queues:\n  - {name: q, fifo: yes}\n",
-                  "cp.yaml:2: queues[0].fifo: 'yes' is not one of false, true"},
         ErrorCase{
             "OutOfRangeWeight",
             replace(kBase, "{address: 10.0.0.11}", "{address: 10.0.0.11, weight: 1000}"),
@@ -222,8 +297,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"DuplicatePortDevice",
                   "ports:\n  - {name: a, device: net_ring0}\n  - {name: b, device: net_ring0}\n",
                   "cp.yaml:3: ports[1].device: 'net_ring0' is used by another port"},
-        ErrorCase{"DuplicateQueue", "queues:\n  - name: q\n  - name: q\n",
-                  "cp.yaml:3: queues[1].name: 'q' is used by another queue"},
+        ErrorCase{"DuplicateQueue", "queues:\n  declare:\n    - name: q\n    - name: q\n",
+                  "cp.yaml:4: queues.declare[1].name: 'q' is used by another queue"},
         ErrorCase{"DuplicateAccessKey",
                   "access_keys:\n  - {id: ABCDEFGHIJKLMNOP, secret: 0123456789abcdef}\n  - {id: "
                   "ABCDEFGHIJKLMNOP, secret: 0123456789abcdeg}\n",
@@ -293,14 +368,63 @@ INSTANTIATE_TEST_SUITE_P(
                   "[fd00::1]:80"},
         ErrorCase{"RelativeSocket", "dataplane: {control_socket: control.sock}\n",
                   "cp.yaml:1: dataplane.control_socket: must be an absolute path"},
-        ErrorCase{"FifoNameWithoutSuffix", "queues:\n  - {name: jobs, fifo: true}\n",
-                  "cp.yaml:2: queues[0].name: fifo queue names end in .fifo"},
+        ErrorCase{"QueueNameCharacters", "queues:\n  declare:\n    - name: orders!\n",
+                  "cp.yaml:3: queues.declare[0].name: 'orders!' is not a queue name of 1 to 80 "
+                  "letters, digits, hyphens and underscores"},
+        ErrorCase{"QueueNameTooLong",
+                  "queues:\n  declare:\n    - name: " + std::string(76, 'q') + ".fifo\n",
+                  "cp.yaml:3: queues.declare[0].name: '" + std::string(76, 'q') +
+                      ".fifo' is not a queue name of 1 to 80 letters, digits, hyphens and "
+                      "underscores"},
+        ErrorCase{"QueueNameOnlySuffix", "queues:\n  declare:\n    - name: .fifo\n",
+                  "cp.yaml:3: queues.declare[0].name: '.fifo' is not a queue name of 1 to 80 "
+                  "letters, digits, hyphens and underscores"},
+        ErrorCase{"FifoNameWithoutFifoQueue", "queues:\n  declare:\n    - name: jobs.fifo\n",
+                  "cp.yaml:3: queues.declare[0].name: 'jobs.fifo' is a FIFO queue name, so "
+                  "attributes.FifoQueue must be \"true\""},
+        ErrorCase{"FifoQueueWithoutSuffix",
+                  "queues:\n  declare:\n    - {name: jobs, attributes: {FifoQueue: \"true\"}}\n",
+                  "cp.yaml:3: queues.declare[0].attributes.FifoQueue: FIFO queues have names "
+                  "ending in .fifo"},
+        ErrorCase{"AttributeNotText",
+                  "queues:\n  declare:\n    - {name: q, attributes: {VisibilityTimeout: [60]}}\n",
+                  "cp.yaml:3: queues.declare[0].attributes.VisibilityTimeout: expected a string"},
+        ErrorCase{"AttributeTwice",
+                  "queues:\n  declare:\n    - name: q\n      attributes:\n        DelaySeconds: "
+                  "1\n        DelaySeconds: 2\n",
+                  "cp.yaml:6: queues.declare[0].attributes.DelaySeconds: is given twice"},
+        ErrorCase{
+            "TagValueTooLong",
+            "queues:\n  declare:\n    - {name: q, tags: {team: " + std::string(257, 'x') + "}}\n",
+            "cp.yaml:3: queues.declare[0].tags.team: tag values are at most 256 "
+            "characters"},
+        ErrorCase{"RedriveCycle",
+                  "queues:\n  declare:\n    - name: a\n      attributes: {RedrivePolicy: "
+                  "'{\"deadLetterTargetArn\":\"arn:aws:sqs:us-east-1:000000000000:b\"}'}\n"
+                  "    - name: b\n      attributes: {RedrivePolicy: "
+                  "'{\"deadLetterTargetArn\":\"arn:aws:sqs:us-east-1:000000000000:a\"}'}\n",
+                  "cp.yaml:4: queues.declare[0].attributes.RedrivePolicy: 'a' is its own "
+                  "dead-letter queue, directly or through others"},
+        ErrorCase{"HttpsEndpoint", "queues: {endpoint: \"https://127.0.0.1:9324\"}\n",
+                  "cp.yaml:1: queues.endpoint: 'https://127.0.0.1:9324' is not a URL like "
+                  "http://127.0.0.1:9324 (http, a host, an optional port, no path)"},
+        ErrorCase{"EndpointWithPath", "queues: {endpoint: \"http://127.0.0.1:9324/q\"}\n",
+                  "cp.yaml:1: queues.endpoint: 'http://127.0.0.1:9324/q' is not a URL like "
+                  "http://127.0.0.1:9324 (http, a host, an optional port, no path)"},
+        ErrorCase{"EndpointPortZero", "queues: {endpoint: \"http://127.0.0.1:0\"}\n",
+                  "cp.yaml:1: queues.endpoint: 'http://127.0.0.1:0' is not a URL like "
+                  "http://127.0.0.1:9324 (http, a host, an optional port, no path)"},
+        ErrorCase{"KeyWithoutSecret", "queues:\n  access_key_id: AKIDSLUICETEST\n",
+                  "cp.yaml:2: queues.access_key_id: access_key_id and secret_access_key are "
+                  "given together"},
+        ErrorCase{"SecretWithSpace",
+                  "queues: {access_key_id: AKID, secret_access_key: \"a secret\"}\n",
+                  "cp.yaml:1: queues.secret_access_key: must be 1 to 128 printable characters "
+                  "without spaces"},
+        ErrorCase{"BadRegion", "queues: {region: US East}\n",
+                  "cp.yaml:1: queues.region: 'US East' is not a region like us-east-1"},
         ErrorCase{"TopicSuffixWithoutFifo", "topics:\n  - {name: news.fifo}\n",
                   "cp.yaml:2: topics[0].name: only fifo topics have names ending in .fifo"},
-        ErrorCase{"DedupOnStandardQueue",
-                  "queues:\n  - name: q\n    attributes: {content_based_deduplication: true}\n",
-                  "cp.yaml:3: queues[0].attributes.content_based_deduplication: only fifo queues "
-                  "deduplicate"},
         ErrorCase{"HttpsListenerNeedsCertificate",
                   "listeners:\n  - {name: l, address: 10.0.0.1:443, protocol: https, "
                   "default_action: {fixed_response: {status_code: 404}}}\n",
