@@ -151,10 +151,12 @@ Status QueueEngine::check_redrive(const Queue* source, const QueueSettings& sett
                  "Value " + redrive_policy_json(p) +
                      " for parameter RedrivePolicy is invalid. Reason: " + std::string(reason)};
   };
-  const Queue* target = find(queue_name_of_arn(p.dead_letter_target_arn));
+  const std::string_view target_name = queue_name_of_arn(p.dead_letter_target_arn);
+  const Queue* target = find(target_name);
   if (target == nullptr) {
-    // A queue of another shard: the relay carries dead-lettered messages there.
-    if (relay_ != nullptr) return {};
+    // A queue of another shard, not seen from here: the relay carries dead-lettered messages
+    // there (and keeps them here while it does not exist).
+    if (relay_ != nullptr && !relay_->owns(target_name)) return {};
     return invalid("Dead letter target does not exist.");
   }
   if (target->settings.fifo != settings.fifo) {

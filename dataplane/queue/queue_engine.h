@@ -61,6 +61,8 @@ struct RelayedMessage {
 class MessageRelay {
  public:
   virtual bool relay(std::string_view queue_name, const RelayedMessage& message) = 0;
+  // Whether `queue_name` would live on this engine's shard (then it exists here or nowhere).
+  virtual bool owns(std::string_view queue_name) const = 0;
 
  protected:
   ~MessageRelay() = default;

@@ -73,6 +73,10 @@ struct ShardSet::Shard final : MessageRelay {
     durable_lsn.store(durable->durable_lsn(), std::memory_order_relaxed);
   }
 
+  bool owns(std::string_view queue_name) const override {
+    return set.shard_of(queue_name) == index;
+  }
+
   bool relay(std::string_view queue_name, const RelayedMessage& message) override {
     const uint32_t target = set.shard_of(queue_name);
     if (target == index) return false;  // it would be here: the queue does not exist

@@ -146,6 +146,29 @@ TEST_F(QueueShards, LongPollAnsweredAcrossTheRings) {
   EXPECT_EQ(waiting.messages[0].body, "wake");
 }
 
+TEST_F(QueueShards, ARedrivePolicyToAMissingQueueOfTheSameShardIsRefused) {
+  set.start();
+  auto redrive_to = [](const std::string& target) {
+    return R"({"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:)" + target +
+           R"(","maxReceiveCount":1})";
+  };
+  const uint32_t shard = set.shard_of(names[1]);
+  std::string missing;
+  for (int i = 0; missing.empty() || set.shard_of(missing) != shard; ++i)
+    missing = names[1] + "-gone-" + std::to_string(i);
+  CreateQueueCall c;
+  c.name = names[1];
+  // A target that would live on the source's own shard must exist.
+  c.attributes = {{"RedrivePolicy", redrive_to(missing)}};
+  call(shard, &c);
+  ASSERT_TRUE(c.error.has_value());
+  EXPECT_NE(c.error->message.find("Dead letter target does not exist."), std::string::npos);
+  // One of the other shard cannot be seen from here and is taken on trust.
+  c.attributes = {{"RedrivePolicy", redrive_to(names[0])}};
+  call(shard, &c);
+  EXPECT_FALSE(c.error.has_value()) << c.error->message;
+}
+
 TEST_F(QueueShards, DeadLetteringToAQueueOnTheOtherShard) {
   set.start();
   const std::string& dlq = names[0];
