@@ -14,8 +14,27 @@ namespace sluice::controlplane {
 namespace {
 
 using Json = nlohmann::ordered_json;
+using api::sigv4::amz_date;
+using api::sigv4::RequestToSign;
+using api::sigv4::sigv4_authorization;
 
 constexpr const char* kJsonType = "application/x-amz-json-1.0";
+
+// The HTTP client's failures, worded for an operator.
+std::string transport_error(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection:
+      return "connection refused or failed";
+    case httplib::Error::ConnectionTimeout:
+      return "connection timed out";
+    case httplib::Error::Read:
+      return "no answer (the connection closed or the read timed out)";
+    case httplib::Error::Write:
+      return "the request could not be sent";
+    default:
+      return httplib::to_string(e);
+  }
+}
 
 // One SQS endpoint over a kept-alive connection, AWS JSON 1.0.
 class SqsClient {
@@ -64,7 +83,7 @@ class SqsClient {
     Reply reply;
     const httplib::Result r = http_.Post("/", headers, body, kJsonType);
     if (!r) {
-      reply.error = "cannot reach " + config_.endpoint() + ": " + httplib::to_string(r.error());
+      reply.error = "cannot reach " + config_.endpoint() + ": " + transport_error(r.error());
       return reply;
     }
     reply.answered = true;
