@@ -10,7 +10,7 @@
 
 #include "sigv4.h"
 
-namespace sluice::controlplane {
+namespace sluice::api::sigv4 {
 namespace {
 
 std::string lower(std::string_view s) {
@@ -92,4 +92,4 @@ std::string sigv4_authorization(const RequestToSign& r, const SigningCredentials
          ", SignedHeaders=" + signed_headers + ", Signature=" + hex(mac, mac_size);
 }
 
-}  // namespace sluice::controlplane
+}  // namespace sluice::api::sigv4

@@ -1,7 +1,7 @@
 // Signs HTTP requests with AWS Signature Version 4 in the Authorization-header form, as botocore
-// does for SQS. The canonical request is built from the same pieces the dataplane's verifier
-// uses (dataplane/api/sigv4.h: the canonical path and query, the payload hash, the signing-key
-// chain); docs/sigv4.md describes them.
+// does for SQS: for the control plane's calls to the SQS API and for tests. The canonical request
+// is built from the same pieces the verifier uses (sigv4.h: the canonical path and query, the
+// payload hash, the signing-key chain); docs/sigv4.md describes them.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace sluice::controlplane {
+namespace sluice::api::sigv4 {
 
 struct SigningCredentials {
   std::string access_key_id;
@@ -34,4 +34,4 @@ std::string amz_date(int64_t unix_seconds);
 // The Authorization header's value for `request`, whose X-Amz-Date header gives the time.
 std::string sigv4_authorization(const RequestToSign& request, const SigningCredentials& key);
 
-}  // namespace sluice::controlplane
+}  // namespace sluice::api::sigv4
