@@ -24,8 +24,8 @@ int run_queue_service(const api::ApiConfig& api, const api::QueuesConfig& queues
       "sluice-dataplane: SQS API listening on http://{}:{} ({}, authentication {}, {} "
       "shard{}, {})\n",
       api.address.find(':') != std::string::npos ? "[" + api.address + "]" : api.address,
-      service.port(), api.region, api.authentication ? "on" : "off", queues.shards,
-      queues.shards == 1 ? "" : "s",
+      service.port(), api.region, api.authentication ? "on" : "off", service.shard_count(),
+      service.shard_count() == 1 ? "" : "s",
       queues.directory.empty() ? "in memory" : "durable in " + queues.directory);
   std::fflush(stdout);
   int signal = 0;

@@ -37,6 +37,7 @@ class QueueService {
 
   // The port the listeners are bound to (the configured one, or the kernel's choice for 0).
   uint16_t port() const { return port_; }
+  uint32_t shard_count() const { return shards_ ? shards_->shard_count() : 0; }
   const ApiConfig& api_config() const { return api_; }
 
  private:
