@@ -37,12 +37,12 @@
 #include "bench_main.h"
 #include "control_protocol.h"
 #include "lb_apply.h"
-#include "thread_affinity.h"
 #include "lb_job.h"
 #include "lb_runtime.h"
 #include "lb_snapshot.h"
 #include "port.h"
 #include "snapshot.h"
+#include "thread_affinity.h"
 #include "worker.h"
 
 namespace {

@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
         {"lb", [&](const YamlField& f) { sluice::lb::parse_lb_section(f, lb_config); }},
         {"services", [&](const YamlField& f) { sluice::lb::parse_services_section(f, lb_config); }},
         {"api", [&](const YamlField& f) { sluice::api::parse_api_section(f, api_config); }},
-        {"queues", [&](const YamlField& f) { sluice::api::parse_queues_section(f, queues_config); }},
+        {"queues",
+         [&](const YamlField& f) { sluice::api::parse_queues_section(f, queues_config); }},
     };
     DataplaneConfig config =
         config_path.empty() ? DataplaneConfig{} : load_config_file(config_path, sections);

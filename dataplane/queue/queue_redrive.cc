@@ -136,8 +136,8 @@ bool QueueEngine::is_dead_letter_queue(const Queue& q) const {
   });
 }
 
-Result<std::vector<std::string>> QueueEngine::list_dead_letter_source_queues(
-    std::string_view name, bool owner) {
+Result<std::vector<std::string>> QueueEngine::list_dead_letter_source_queues(std::string_view name,
+                                                                             bool owner) {
   Operation op(*this);
   if (owner && find(name) == nullptr) return no_such_queue();
   std::vector<std::string> sources;
