@@ -146,6 +146,17 @@ class Connection {
     }
   }
 
+  // Sends `request` and reads its reply; a test failure and an empty Response when none comes.
+  Response exchange(const std::string& request) {
+    EXPECT_TRUE(send(request));
+    auto r = read();
+    if (!r) {
+      ADD_FAILURE() << "no reply to:\n" << request;
+      return Response{};
+    }
+    return *r;
+  }
+
   // Whether anything (bytes, end of stream or a reset) arrives within `timeout`.
   bool readable_within(milliseconds timeout) {
     if (!buf_.empty() || ended_) return true;
@@ -866,40 +877,32 @@ TEST_F(SqsApiE2eTest, GarbageAndAbandonedRequestsLoseNoMessage) {
 
 TEST_F(SqsApiE2eTest, ProtocolErrorsAreTheDocumentedOnes) {
   Connection c(port());
-  auto on_conn = [&](const std::string& request) {
-    EXPECT_TRUE(c.send(request));
-    auto r = c.read();
-    if (!r) {
-      ADD_FAILURE() << "no reply to:\n" << request;
-      return Response{};
-    }
-    return *r;
-  };
   // Unknown action in both protocols.
-  expect_json_error(on_conn(json_request(host(), "Frobnicate", "{}")), 400, "InvalidAction",
+  expect_json_error(c.exchange(json_request(host(), "Frobnicate", "{}")), 400, "InvalidAction",
                     "InvalidAction");
-  expect_query_error(on_conn(query_request(host(), {{"Action", "Frobnicate"}})), 400,
+  expect_query_error(c.exchange(query_request(host(), {{"Action", "Frobnicate"}})), 400,
                      "InvalidAction");
   // A JSON request without X-Amz-Target.
-  expect_json_error(on_conn("POST / HTTP/1.1\r\nHost: " + host() +
-                            "\r\nContent-Type: application/x-amz-json-1.0\r\n"
-                            "Content-Length: 2\r\n\r\n{}"),
+  expect_json_error(c.exchange("POST / HTTP/1.1\r\nHost: " + host() +
+                               "\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                               "Content-Length: 2\r\n\r\n{}"),
                     400, "InvalidAction", "InvalidAction");
   // A target of another service.
-  expect_json_error(on_conn("POST / HTTP/1.1\r\nHost: " + host() +
-                            "\r\nContent-Type: application/x-amz-json-1.0\r\n"
-                            "X-Amz-Target: DynamoDB_20120810.ListTables\r\n"
-                            "Content-Length: 2\r\n\r\n{}"),
+  expect_json_error(c.exchange("POST / HTTP/1.1\r\nHost: " + host() +
+                               "\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                               "X-Amz-Target: DynamoDB_20120810.ListTables\r\n"
+                               "Content-Length: 2\r\n\r\n{}"),
                     400, "InvalidAction", "InvalidAction");
   // A JSON body that is not an object.
-  expect_json_error(on_conn(json_request(host(), "ListQueues", "[1,2,3]")), 400,
+  expect_json_error(c.exchange(json_request(host(), "ListQueues", "[1,2,3]")), 400,
                     "SerializationException", "SerializationException");
-  expect_json_error(on_conn(json_request(host(), "ListQueues", "\"ListQueues\"")), 400,
+  expect_json_error(c.exchange(json_request(host(), "ListQueues", "\"ListQueues\"")), 400,
                     "SerializationException", "SerializationException");
   // A query request without an Action.
-  expect_query_error(on_conn(query_request(host(), {{"QueueName", "x"}})), 400, "MissingParameter");
+  expect_query_error(c.exchange(query_request(host(), {{"QueueName", "x"}})), 400,
+                     "MissingParameter");
   // After all of these the connection still serves.
-  const Response ok = on_conn(json_request(host(), "ListQueues", "{}"));
+  const Response ok = c.exchange(json_request(host(), "ListQueues", "{}"));
   EXPECT_EQ(ok.status, 200) << ok.body;
   EXPECT_TRUE(ok.json().is_object()) << ok.body;
 }
@@ -953,26 +956,17 @@ TEST_F(SqsApiAuthE2eTest, OnlyCorrectlySignedRequestsAreServed) {
 
   // Correctly signed requests are served, in both protocols; the refused ones created nothing.
   Connection c(port());
-  auto signed_call = [&](const std::string& request) {
-    EXPECT_TRUE(c.send(request));
-    auto r = c.read();
-    if (!r) {
-      ADD_FAILURE() << "no reply to:\n" << request;
-      return Response{};
-    }
-    return *r;
-  };
-  const Response listed = signed_call(signed_json_request(host(), "ListQueues", "{}", good));
+  const Response listed = c.exchange(signed_json_request(host(), "ListQueues", "{}", good));
   EXPECT_EQ(listed.status, 200) << listed.body;
   EXPECT_TRUE(listed.json().value("QueueUrls", Json::array()).empty()) << listed.body;
-  const Response created = signed_call(signed_query_request(host(), create_form, good));
+  const Response created = c.exchange(signed_query_request(host(), create_form, good));
   ASSERT_EQ(created.status, 200) << created.body;
   const std::string url = xml_text(created.body, "QueueUrl").value_or("");
   EXPECT_EQ(url, server_->queue_url("secured")) << created.body;
-  const Response sent = signed_call(signed_json_request(
+  const Response sent = c.exchange(signed_json_request(
       host(), "SendMessage", Json{{"QueueUrl", url}, {"MessageBody", "signed"}}.dump(), good));
   EXPECT_EQ(sent.status, 200) << sent.body;
-  const Response received = signed_call(
+  const Response received = c.exchange(
       signed_query_request(host(), {{"Action", "ReceiveMessage"}, {"QueueUrl", url}}, good));
   EXPECT_EQ(received.status, 200) << received.body;
   EXPECT_EQ(xml_texts(received.body, "Body"), std::vector<std::string>{"signed"}) << received.body;
