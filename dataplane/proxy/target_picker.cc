@@ -20,9 +20,6 @@ constexpr size_t kPayloadBytes = kAddressBytes + 2;  // address and port, networ
 constexpr size_t kMacBytes = 16;                     // HMAC-SHA256 truncated
 constexpr size_t kTokenBytes = kPayloadBytes + kMacBytes;
 
-using Payload = std::array<uint8_t, kPayloadBytes>;
-using Mac = std::array<uint8_t, kMacBytes>;
-
 // One key per process, shared by every core's pickers; cookies do not survive a restart.
 const std::array<uint8_t, 32>& cookie_key() {
   static const std::array<uint8_t, 32> key = [] {
@@ -32,29 +29,6 @@ const std::array<uint8_t, 32>& cookie_key() {
     return k;
   }();
   return key;
-}
-
-// The MAC covers the group's name too, so a cookie minted for one group names nothing in another.
-Mac cookie_mac(const std::string& group_name, const Payload& payload) {
-  std::string data = group_name;
-  data.push_back('\0');
-  data.append(reinterpret_cast<const char*>(payload.data()), payload.size());
-  const auto& key = cookie_key();
-  uint8_t full[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const uint8_t*>(data.data()), data.size(), full, &len);
-  Mac mac{};
-  std::copy_n(full, kMacBytes, mac.begin());
-  return mac;
-}
-
-Payload make_payload(const Target& t) {
-  Payload p{};
-  std::copy(t.address.bytes.begin(), t.address.bytes.end(), p.begin());
-  p[kAddressBytes] = static_cast<uint8_t>(t.port >> 8);
-  p[kAddressBytes + 1] = static_cast<uint8_t>(t.port & 0xff);
-  return p;
 }
 
 constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -74,6 +48,25 @@ std::string base64url_encode(const uint8_t* data, size_t size) {
   }
   if (bits > 0) out.push_back(kBase64Url[(acc << (6 - bits)) & 0x3f]);
   return out;
+}
+
+// The cookie's value: base64url of the address, the port and a MAC over both. The MAC covers the
+// group's name too, so a cookie minted for one group names nothing in another.
+std::string make_token(const std::string& group_name, const Target& t) {
+  std::array<uint8_t, kTokenBytes> token{};
+  std::copy(t.address.bytes.begin(), t.address.bytes.end(), token.begin());
+  token[kAddressBytes] = static_cast<uint8_t>(t.port >> 8);
+  token[kAddressBytes + 1] = static_cast<uint8_t>(t.port & 0xff);
+  std::string data = group_name;
+  data.push_back('\0');
+  data.append(reinterpret_cast<const char*>(token.data()), kPayloadBytes);
+  const auto& key = cookie_key();
+  uint8_t mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const uint8_t*>(data.data()), data.size(), mac, &len);
+  std::copy_n(mac, kMacBytes, token.begin() + kPayloadBytes);
+  return base64url_encode(token.data(), token.size());
 }
 
 int base64url_value(char c) {
@@ -142,6 +135,11 @@ TargetPicker::TargetPicker(const TargetGroup& group, uint64_t seed, const Target
     return std::tie(targets[a].address, targets[a].port) <
            std::tie(targets[b].address, targets[b].port);
   });
+
+  if (group_.stickiness.enabled) {
+    tokens_.reserve(n);
+    for (const Target& t : targets) tokens_.push_back(make_token(group_.name, t));
+  }
 
   const bool any_healthy = std::any_of(targets.begin(), targets.end(), [](const Target& t) {
     return t.state == TargetState::kHealthy;
@@ -300,14 +298,10 @@ std::string TargetPicker::sticky_cookie(int target,
   if (!valid(target))
     throw std::out_of_range("target picker: no target " + std::to_string(target) +
                             " in target group '" + group_.name + "'");
-  std::array<uint8_t, kTokenBytes> token{};
-  const Payload payload = make_payload(group_.targets[target]);
-  const Mac mac = cookie_mac(group_.name, payload);
-  std::copy(payload.begin(), payload.end(), token.begin());
-  std::copy(mac.begin(), mac.end(), token.begin() + kPayloadBytes);
+  const std::string token =
+      tokens_.empty() ? make_token(group_.name, group_.targets[target]) : tokens_[target];
   const auto expires = now + std::chrono::seconds(group_.stickiness.duration_s);
-  return std::string(kCookieName) + "=" + base64url_encode(token.data(), token.size()) +
-         "; Expires=" + imf_fixdate(expires) + "; Path=/";
+  return std::string(kCookieName) + "=" + token + "; Expires=" + imf_fixdate(expires) + "; Path=/";
 }
 
 int TargetPicker::sticky_target(std::string_view cookie_header) const {
@@ -324,15 +318,14 @@ int TargetPicker::sticky_target(std::string_view cookie_header) const {
       value = value.substr(1, value.size() - 2);
     const auto token = base64url_decode_token(value);
     if (!token) continue;
-    Payload payload{};
-    std::copy_n(token->begin(), kPayloadBytes, payload.begin());
-    const Mac mac = cookie_mac(group_.name, payload);
-    if (CRYPTO_memcmp(mac.data(), token->data() + kPayloadBytes, kMacBytes) != 0) continue;
     IpAddress address;
-    std::copy_n(payload.begin(), kAddressBytes, address.bytes.begin());
+    std::copy_n(token->begin(), kAddressBytes, address.bytes.begin());
     const auto port =
-        static_cast<uint16_t>((payload[kAddressBytes] << 8) | payload[kAddressBytes + 1]);
+        static_cast<uint16_t>(((*token)[kAddressBytes] << 8) | (*token)[kAddressBytes + 1]);
     const int target = find(address, port);
+    // The token is canonical, so equal text means an equal MAC; compared in constant time.
+    if (target < 0 || CRYPTO_memcmp(tokens_[target].data(), value.data(), value.size()) != 0)
+      continue;
     if (routable(target)) return target;
   }
   return -1;

@@ -27,7 +27,9 @@ class TargetPicker {
                Clock::time_point now);
 
   // A target for a new request: an index into group().targets, or -1 when none may take
-  // requests. `exclude`: targets already tried for this request.
+  // requests. `exclude`: targets already tried for this request. Round robin and weighted random
+  // share by effective weight; least outstanding requests takes the fewest outstanding and shares
+  // ties by effective weight (so slow start and weights act on ties only).
   int pick(Clock::time_point now, std::span<const int> exclude = {});
 
   // The target the balancer cookie in `cookie_header` (a whole Cookie header value) names, if
@@ -77,7 +79,8 @@ class TargetPicker {
 
   TargetGroup group_;
   std::vector<Slot> state_;
-  std::vector<int> by_address_;  // target indices sorted by address and port
+  std::vector<int> by_address_;      // target indices sorted by address and port
+  std::vector<std::string> tokens_;  // each target's cookie value, when stickiness is enabled
   uint64_t rng_;
 };
 

@@ -321,7 +321,7 @@ TEST(ProxyPicker, CarriesStateOverByAddressAndPort) {
   const IpAddress first = rr1.targets[r1.pick(kT0)].address;
   const TargetGroup rr2 = make_group(
       Algorithm::kRoundRobin,
-      {make_target("10.0.0.3", 80), make_target("10.0.0.2", 80), make_target("10.0.0.1", 80)});
+      {make_target("10.0.0.1", 80), make_target("10.0.0.3", 80), make_target("10.0.0.2", 80)});
   TargetPicker r2(rr2, 0, &r1, kT0);
   std::vector<IpAddress> seen = {first};
   for (int i = 0; i < 2; ++i) seen.push_back(rr2.targets[r2.pick(kT0)].address);
