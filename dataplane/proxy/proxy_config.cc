@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <iterator>
 #include <map>
-#include <set>
 
 namespace sluice::proxy {
 namespace {
@@ -338,25 +337,6 @@ Action parse_action(const YamlField& f) {
   return a;
 }
 
-// ALB: at most one condition of each field but http_header and query_string; path_pattern and
-// path_regex are both the path.
-const char* singular_field(ConditionField field) {
-  switch (field) {
-    case ConditionField::kHostHeader:
-      return "host_header";
-    case ConditionField::kPathPattern:
-      return "path_pattern or path_regex";
-    case ConditionField::kMethod:
-      return "http_request_method";
-    case ConditionField::kSourceIp:
-      return "source_ip";
-    case ConditionField::kHttpHeader:
-    case ConditionField::kQueryString:
-      return nullptr;
-  }
-  return nullptr;
-}
-
 Rule parse_rule(const YamlField& f) {
   f.expect_map({"name", "priority", "conditions", "action"});
   Rule r;
@@ -366,14 +346,7 @@ Rule parse_rule(const YamlField& f) {
   const YamlField conditions = f.required("conditions");
   const std::vector<YamlField> items = conditions.items();
   if (items.empty()) conditions.fail("needs at least one condition");
-  std::set<ConditionField> singular;
-  for (const auto& item : items) {
-    Condition c = parse_condition(item);
-    const char* name = singular_field(c.field);
-    if (name != nullptr && !singular.insert(c.field).second)
-      item.fail(std::string("a rule takes at most one ") + name + " condition");
-    r.conditions.push_back(std::move(c));
-  }
+  for (const auto& item : items) r.conditions.push_back(parse_condition(item));
   r.action = parse_action(f.required("action"));
   return r;
 }
@@ -463,14 +436,7 @@ void parse_listeners_section(const YamlField& field, std::vector<Listener>& list
     }
     parse_listen(item.required("listen"), l);
     if (auto rules = item.child("rules"); rules.present()) {
-      for (const auto& r : rules.items()) {
-        Rule rule = parse_rule(r);
-        for (const Rule& other : l.rules) {
-          if (other.name == rule.name)
-            r.fail("rule name '" + rule.name + "' is used twice in this listener");
-        }
-        l.rules.push_back(std::move(rule));
-      }
+      for (const auto& r : rules.items()) l.rules.push_back(parse_rule(r));
     }
     if (auto d = item.child("default_action"); d.present()) l.default_action = parse_action(d);
     listeners.push_back(std::move(l));
@@ -570,6 +536,12 @@ void validate_proxy_config(ProxyConfig& config) {
         throw ConfigError(rule_key + ".priority: " + std::to_string(l.rules[r].priority) +
                           " is also the priority of " + key + ".rules[" +
                           std::to_string(it->second) + "]");
+      }
+      for (size_t k = 0; k < r; ++k) {
+        if (l.rules[k].name == l.rules[r].name) {
+          throw ConfigError(rule_key + ".name: '" + l.rules[r].name + "' is also the name of " +
+                            key + ".rules[" + std::to_string(k) + "]");
+        }
       }
       check_action(config, l.rules[r].action, rule_key + ".action");
     }
