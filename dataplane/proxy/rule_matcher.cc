@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <numeric>
 #include <stdexcept>
 #include <unordered_map>
@@ -215,6 +216,9 @@ RuleMatcher::RuleMatcher(const Listener& listener) : id_(next_matcher_id.fetch_a
           std::string name;
           for (char ch : c.header_name) name += lower(ch);
           header_names_.insert(name);
+          if (header_name_lengths_.size() <= name.size())
+            header_name_lengths_.resize(name.size() + 1);
+          header_name_lengths_[name.size()] = true;
           for (const StringPattern& v : c.values) {
             std::string e = line_prefix(kTagHeader);
             append_literal(e, name);
@@ -344,8 +348,10 @@ void RuleMatcher::build_buffer(const MatchInput& in, MatchScratch& s) const {
   auto content = [&b](std::string_view v) {
     const size_t at = b.size();
     b.append(v);
-    for (size_t i = at; i < b.size(); ++i) {
-      if (b[i] == '\n' || b[i] == kLineStart) b[i] = '\0';
+    for (char special : {'\n', kLineStart}) {
+      for (char* p = b.data() + at;
+           (p = static_cast<char*>(std::memchr(p, special, b.size() - (p - b.data())))) != nullptr;)
+        *p++ = '\0';
     }
   };
   auto line = [&](char tag, std::string_view v) {
@@ -359,8 +365,10 @@ void RuleMatcher::build_buffer(const MatchInput& in, MatchScratch& s) const {
   if (uses_method_) line(kTagMethod, in.method);
   if (!header_names_.empty()) {
     for (const http::Header& h : in.headers) {
-      s.name_.clear();
-      for (char c : h.name) s.name_ += lower(c);
+      if (h.name.size() >= header_name_lengths_.size() || !header_name_lengths_[h.name.size()])
+        continue;
+      s.name_.resize(h.name.size());
+      for (size_t i = 0; i < h.name.size(); ++i) s.name_[i] = lower(h.name[i]);
       if (header_names_.find(std::string_view(s.name_)) == header_names_.end()) continue;
       b += kLineStart;
       b += kTagHeader;

@@ -107,6 +107,7 @@ class RuleMatcher {
   std::vector<std::vector<uint32_t>> pattern_keyed_;  // per pattern: rules keyed on it, ascending
   std::vector<uint32_t> unscanned_rules_;             // rules without string conditions, ascending
   std::unordered_set<std::string, StringHash, std::equal_to<>> header_names_;  // lowercased
+  std::vector<bool> header_name_lengths_;  // skips most request headers before hashing
   bool uses_host_ = false, uses_path_ = false, uses_method_ = false, uses_query_ = false;
   bool per_line_ = false;  // a regex could match across lines: scan each line on its own
 };

@@ -1,0 +1,155 @@
+// The cost of one rule match with 10, 1,000 and 10,000 rules of the usual kind (a host, a path
+// prefix "/svcN/*", on some rules a method or a header), for a request that hits the last rule
+// and one that hits none. Ends with the 10,000-rule cost relative to 10 rules.
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rule_matcher.h"
+
+namespace sluice::proxy {
+namespace {
+
+constexpr int kSizes[] = {10, 1000, 10000};
+
+bool has_method(int i) {
+  return i % 5 == 0;
+}
+bool has_header(int i) {
+  return i % 7 == 0;
+}
+
+Listener make_listener(int n) {
+  Listener l;
+  l.name = "bench";
+  for (int i = 0; i < n; ++i) {
+    Rule r;
+    r.name = "svc" + std::to_string(i);
+    r.priority = static_cast<uint32_t>(i + 1);
+    Condition host;
+    host.field = ConditionField::kHostHeader;
+    host.values = {{"api.example.com"}, {"*.api.example.com"}};
+    Condition path;
+    path.field = ConditionField::kPathPattern;
+    path.values = {{"/svc" + std::to_string(i) + "/*"}};
+    r.conditions = {host, path};
+    if (has_method(i)) {
+      Condition method;
+      method.field = ConditionField::kMethod;
+      method.values = {{"GET"}, {"HEAD"}};
+      r.conditions.push_back(method);
+    }
+    if (has_header(i)) {
+      Condition header;
+      header.field = ConditionField::kHttpHeader;
+      header.header_name = "X-Tenant";
+      header.values = {{"tenant-" + std::to_string(i % 100) + "*"}};
+      r.conditions.push_back(header);
+    }
+    l.rules.push_back(std::move(r));
+  }
+  return l;
+}
+
+const RuleMatcher& matcher(int n) {
+  static std::map<int, std::unique_ptr<RuleMatcher>> built;
+  auto& m = built[n];
+  if (!m) m = std::make_unique<RuleMatcher>(make_listener(n));
+  return *m;
+}
+
+struct Request {
+  std::string path;
+  std::string tenant;
+  std::vector<http::Header> headers;
+  MatchInput input;
+};
+
+// A browser-like request; `target` is the rule it should hit, or -1 for none.
+std::unique_ptr<Request> make_request(int target) {
+  auto r = std::make_unique<Request>();
+  r->path = target >= 0 ? "/svc" + std::to_string(target) + "/orders/42" : "/nothing/here";
+  r->tenant = "tenant-" + std::to_string(target >= 0 ? target % 100 : 0) + "-eu";
+  r->headers = {{"Host", "eu.api.example.com:443"},
+                {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"},
+                {"Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"},
+                {"Accept-Language", "en-US,en;q=0.5"},
+                {"Accept-Encoding", "gzip, deflate, br"},
+                {"Cookie", "session=0123456789abcdef; theme=dark"},
+                {"X-Tenant", r->tenant}};
+  r->input = MatchInput{"GET",      "eu.api.example.com:443",
+                        r->path,    "page=2&sort=desc",
+                        r->headers, parse_ip_address("198.51.100.7").value()};
+  return r;
+}
+
+void run(benchmark::State& state, int n, bool hit) {
+  const RuleMatcher& m = matcher(n);
+  const auto request = make_request(hit ? n - 1 : -1);
+  MatchScratch scratch;
+  const int expected = hit ? n - 1 : -1;
+  if (m.match(request->input, scratch) != expected) {
+    state.SkipWithError("the request did not pick the expected rule");
+    return;
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(m.match(request->input, scratch));
+  state.counters["rules"] = n;
+  state.counters["patterns"] = static_cast<double>(m.pattern_count());
+}
+
+// Keeps each run's CPU time per match by name, for the ratio printed at the end (the CPU
+// time, since the machine may be shared).
+class Reporter : public benchmark::ConsoleReporter {
+ public:
+  using ConsoleReporter::ConsoleReporter;
+  std::map<std::string, double> ns;
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.run_type == Run::RT_Iteration && run.iterations > 0 && !run.error_occurred)
+        ns[run.benchmark_name()] = run.cpu_accumulated_time * 1e9 / run.iterations;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+};
+
+std::string name(int n, bool hit) {
+  return "match/" + std::string(hit ? "hit_last" : "miss") + "/rules:" + std::to_string(n);
+}
+
+}  // namespace
+}  // namespace sluice::proxy
+
+int main(int argc, char** argv) {
+  using namespace sluice::proxy;
+  for (bool hit : {true, false}) {
+    for (int n : kSizes) {
+      benchmark::RegisterBenchmark(name(n, hit).c_str(),
+                                   [n, hit](benchmark::State& s) { run(s, n, hit); });
+    }
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  Reporter reporter(isatty(STDOUT_FILENO) ? Reporter::OO_ColorTabular : Reporter::OO_Tabular);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  // The worse of the two requests' ratios.
+  double worst = 0;
+  for (bool hit : {true, false}) {
+    const auto small = reporter.ns.find(name(10, hit));
+    const auto large = reporter.ns.find(name(10000, hit));
+    if (small == reporter.ns.end() || large == reporter.ns.end()) continue;
+    const double ratio = large->second / small->second;
+    worst = std::max(worst, ratio);
+    std::printf("%s: %.1f ns with 10 rules, %.1f ns with 10000 (%.2fx)\n",
+                hit ? "hit last" : "miss", small->second, large->second, ratio);
+  }
+  if (worst > 0) std::printf("rules 10000 vs 10: %.2fx\n", worst);
+  return 0;
+}
