@@ -612,6 +612,33 @@ TEST(ProxyConfig, DumpOfDefaultsParsesBackEqual) {
   EXPECT_TRUE(eq(config, parse_proxy_document(dumped, "dump.json"))) << dumped;
 }
 
+TEST(ProxyConfig, DumpKeepsEveryByteOfTheBody) {
+  const std::vector<std::string> bodies = {std::string("nul\0byte", 8),
+                                           "\x7f\x01\x1f",
+                                           "\xc2\x85next line",
+                                           "\xe2\x80\xa8separator",
+                                           "\xef\xbb\xbf bom",
+                                           "  spaces  ",
+                                           "null",
+                                           "~",
+                                           "",
+                                           "'single'",
+                                           "key: value",
+                                           "- item",
+                                           "# not a comment",
+                                           "\\\"\r\n\t",
+                                           "\xf0\x9f\x98\x80 emoji"};
+  for (const std::string& body : bodies) {
+    ProxyConfig config;
+    config.listeners.emplace_back();
+    config.listeners[0].name = "web";
+    config.listeners[0].port = 80;
+    config.listeners[0].default_action.fixed_response.body = body;
+    const ProxyConfig again = parse_proxy_document(dump_proxy_document(config), "dump.json");
+    EXPECT_EQ(again.listeners[0].default_action.fixed_response.body, body);
+  }
+}
+
 TEST(ProxyConfig, ReadsCompactJson) {
   const ProxyConfig c = parse_proxy_document(
       R"({"listeners":[{"name":"a","listen":"127.0.0.1:80","rules":[{"priority":1,)"
