@@ -401,6 +401,7 @@ int run_dataplane(const DataplaneConfig& config, const lb::LbConfig& lb_config,
       run_lb(config, lb_config, reload_lb, ports, pool, start_cpus);
       break;
     case Job::kQueues:  // run_queue_service, without EAL
+    case Job::kProxy:   // run_proxy_service, without EAL
       break;
   }
   stop_ports(ports);

@@ -9,6 +9,8 @@
 #include "dataplane_app.h"
 #include "exception_path.h"
 #include "lb_config.h"
+#include "proxy_app.h"
+#include "proxy_config.h"
 #include "queue_service_app.h"
 #include "service_config.h"
 
@@ -54,12 +56,23 @@ int main(int argc, char** argv) {
     sluice::lb::LbConfig lb_config;
     sluice::api::ApiConfig api_config;
     sluice::api::QueuesConfig queues_config;
+    sluice::proxy::ProxyConfig proxy_config;
     const std::vector<ConfigSection> sections = {
         {"lb", [&](const YamlField& f) { sluice::lb::parse_lb_section(f, lb_config); }},
         {"services", [&](const YamlField& f) { sluice::lb::parse_services_section(f, lb_config); }},
         {"api", [&](const YamlField& f) { sluice::api::parse_api_section(f, api_config); }},
         {"queues",
          [&](const YamlField& f) { sluice::api::parse_queues_section(f, queues_config); }},
+        {"proxy",
+         [&](const YamlField& f) { sluice::proxy::parse_proxy_section(f, proxy_config.settings); }},
+        {"listeners",
+         [&](const YamlField& f) {
+           sluice::proxy::parse_listeners_section(f, proxy_config.listeners);
+         }},
+        {"target_groups",
+         [&](const YamlField& f) {
+           sluice::proxy::parse_target_groups_section(f, proxy_config.target_groups);
+         }},
     };
     DataplaneConfig config =
         config_path.empty() ? DataplaneConfig{} : load_config_file(config_path, sections);
@@ -84,6 +97,38 @@ int main(int argc, char** argv) {
         return 0;
       }
       return run_queue_service(api_config, queues_config);
+    }
+    if (config.job == Job::kProxy) {
+      validate_config(config);
+      sluice::proxy::validate_proxy_config(proxy_config);
+      // Patterns are compiled here too, so that --check reports those Hyperscan refuses.
+      auto runtime = compile_proxy_config(proxy_config);
+      if (check_only) {
+        fmt::print("configuration is valid\n");
+        return 0;
+      }
+      ProxyConfigLoader reload_proxy;
+      if (!config_path.empty()) {
+        reload_proxy = [&] {
+          sluice::proxy::ProxyConfig next;
+          const std::vector<ConfigSection> next_sections = {
+              {"proxy",
+               [&](const YamlField& f) { sluice::proxy::parse_proxy_section(f, next.settings); }},
+              {"listeners",
+               [&](const YamlField& f) {
+                 sluice::proxy::parse_listeners_section(f, next.listeners);
+               }},
+              {"target_groups",
+               [&](const YamlField& f) {
+                 sluice::proxy::parse_target_groups_section(f, next.target_groups);
+               }},
+          };
+          load_config_file(config_path, next_sections);
+          sluice::proxy::validate_proxy_config(next);
+          return next;
+        };
+      }
+      return run_proxy_service(std::move(runtime), reload_proxy);
     }
     if (config.cores.workers.empty())
       config.cores.workers = {first_core_other_than(config.cores.main)};

@@ -54,7 +54,7 @@ DataplaneConfig parse_document(std::string_view yaml_text, std::string_view sour
   if (auto f = root.child("stats_interval_s"); f.present())
     config.stats_interval_s = static_cast<unsigned>(f.uint(0, 86400));
   if (auto f = root.child("job"); f.present())
-    config.job = static_cast<Job>(f.choice({"wire", "lb", "queues"}));
+    config.job = static_cast<Job>(f.choice({"wire", "lb", "queues", "proxy"}));
   if (auto f = root.child("control_socket"); f.present()) config.control_socket = f.str();
   if (auto f = root.child("ports"); f.present()) {
     for (const auto& item : f.items()) config.ports.push_back(parse_port_config(item));
@@ -127,8 +127,13 @@ void validate_config(const DataplaneConfig& config) {
   if (config.instance.empty() || config.instance.find('/') != std::string::npos) {
     throw ConfigError("instance: must be a non-empty name without '/'");
   }
-  if (config.job == Job::kQueues) {
-    if (!config.ports.empty()) throw ConfigError("ports: the queues job takes no ports");
+  if (config.job == Job::kQueues || config.job == Job::kProxy) {
+    if (!config.ports.empty())
+      throw ConfigError(std::string("ports: the ") +
+                        (config.job == Job::kQueues ? "queues" : "proxy") + " job takes no ports");
+    if (!config.control_socket.empty())
+      throw ConfigError(
+          "control_socket: only the lb job takes it (the proxy's is proxy.control_socket)");
     return;
   }
   if (config.cores.workers.empty())

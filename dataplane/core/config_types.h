@@ -22,7 +22,7 @@ struct CoreConfig {
 };
 
 // kQueues serves the SQS API on io_uring service cores; it takes no DPDK port and starts no EAL.
-enum class Job { kWire, kLb, kQueues };
+enum class Job { kWire, kLb, kQueues, kProxy };
 
 struct DataplaneConfig {
   std::string instance = "sluice";  // EAL file prefix: lets several dataplanes share a host

@@ -281,7 +281,7 @@ void Reactor::arm_recv(Connection& c) {
 }
 
 void Reactor::flush(Connection& c) {
-  if (c.closed || c.send_in_flight) return;
+  if (c.closed || c.send_in_flight || c.connecting_) return;
   if (c.out_.empty()) {
     if (c.closing_) shut(c);
     return;
@@ -373,6 +373,8 @@ void Reactor::run_once(Clock::duration max_wait) {
       on_recv(c, *cqe);
     } else if (op == Op::kSend) {
       on_send(c, *cqe);
+    } else if (op == Op::kConnect) {
+      on_connect(c, *cqe);
     }
   }
   io_uring_cq_advance(&ring_, seen);
@@ -422,6 +424,56 @@ void Reactor::on_accept(size_t listener, const io_uring_cqe& cqe) {
   handlers_.emplace(c.id_, handler);
   ++stats_.accepted;
   handler->on_open(c);
+  arm_recv(c);
+  dirty_.push_back(&c);
+}
+
+Connection& Reactor::connect(const sockaddr_storage& to, Handler& handler) {
+  auto conn = std::make_unique<Connection>();
+  Connection& c = *conn;
+  c.id_ = next_id_++;
+  c.peer_ = to;
+  c.fd_ = socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  connections_.emplace(c.id_, std::move(conn));
+  handlers_.emplace(c.id_, &handler);
+  ++stats_.connects;
+  if (c.fd_ < 0) {
+    // No socket (descriptor limit): reported like a failed connect, from the loop rather than
+    // from inside the caller.
+    c.connect_error_ = -errno;
+    c.closed = true;
+    add_timer(Clock::duration::zero(), [this, id = c.id_] {
+      auto it = connections_.find(id);
+      if (it == connections_.end()) return;
+      ++stats_.connect_failures;
+      handlers_.at(id)->on_close(*it->second);
+      released_.push_back(id);
+    });
+    return c;
+  }
+  const int one = 1;
+  setsockopt(c.fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c.connecting_ = true;
+  io_uring_sqe* s = sqe();
+  const socklen_t len = to.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  io_uring_prep_connect(s, c.fd_, reinterpret_cast<const sockaddr*>(&c.peer_), len);
+  io_uring_sqe_set_data64(s, tag(static_cast<uint8_t>(Op::kConnect), c.id_));
+  ++c.ops_in_flight;
+  return c;
+}
+
+void Reactor::on_connect(Connection& c, const io_uring_cqe& cqe) {
+  c.connecting_ = false;
+  finish_op(c);
+  if (c.closed) return;
+  if (cqe.res < 0) {
+    c.connect_error_ = cqe.res;
+    ++stats_.connect_failures;
+    shut(c);
+    return;
+  }
+  handlers_.at(c.id_)->on_open(c);
+  if (c.closed) return;
   arm_recv(c);
   dirty_.push_back(&c);
 }
@@ -494,6 +546,12 @@ void Reactor::shut(Connection& c) {
   c.closed = true;
   ++stats_.closed;
   handlers_.at(c.id_)->on_close(c);
+  if (c.connecting_) {
+    // A connect still in flight holds the socket; cancelling it lets its completion arrive.
+    io_uring_sqe* s = sqe();
+    io_uring_prep_cancel64(s, tag(static_cast<uint8_t>(Op::kConnect), c.id_), 0);
+    io_uring_sqe_set_data64(s, tag(static_cast<uint8_t>(Op::kCancel), c.id_));
+  }
   // Shutting the socket down ends the receive still armed on it, so that its completion arrives
   // and the connection can be freed once nothing refers to its buffers.
   ::shutdown(c.fd_, SHUT_RDWR);

@@ -56,6 +56,10 @@ class Connection {
   void close_after_send() { closing_ = true; }
   bool closing() const { return closing_; }
   const sockaddr_storage& peer() const { return peer_; }
+  // For a connection the reactor opened (Reactor::connect): -errno when connecting failed, which
+  // on_close then reports; 0 otherwise.
+  int connect_error() const { return connect_error_; }
+  bool connected() const { return !connecting_; }
   void* user = nullptr;  // the handler's per-connection state
 
  private:
@@ -69,6 +73,8 @@ class Connection {
   bool recv_armed = false;
   bool closing_ = false;
   bool closed = false;
+  bool connecting_ = false;
+  int connect_error_ = 0;
   uint32_t ops_in_flight = 0;
   std::vector<char> own_buffer;  // one-shot receives without provided buffers
 };
@@ -96,6 +102,7 @@ struct ReactorOptions {
 struct ReactorStats {
   uint64_t accepted = 0, closed = 0, recv_completions = 0, bytes_in = 0, bytes_out = 0;
   uint64_t send_calls = 0, submits = 0, buffer_exhausted = 0, input_overflows = 0;
+  uint64_t connects = 0, connect_failures = 0;
 };
 
 class Reactor {
@@ -109,6 +116,11 @@ class Reactor {
 
   // Accepts connections on `listen_fd` (owned by the reactor from now on) for `handler`.
   void listen(int listen_fd, Handler& handler);
+  // Opens a TCP connection to `to` for `handler`: on_open runs once it is established, on_close
+  // (with connect_error() set) when it cannot be. Output queued before then leaves once connected.
+  Connection& connect(const sockaddr_storage& to, Handler& handler);
+  // Closes `c` now, whatever is queued or in flight on it; on_close runs before this returns.
+  void close(Connection& c) { shut(c); }
   // Runs `on_readable` in the loop each time `fd` (not owned) becomes readable; it must consume
   // what made it readable (an eventfd's count, say), or it is called again at once.
   void watch(int fd, std::function<void()> on_readable);
@@ -132,7 +144,7 @@ class Reactor {
   size_t connection_count() const { return connections_.size(); }
 
  private:
-  enum class Op : uint8_t { kAccept, kRecv, kSend, kClose, kWatch };
+  enum class Op : uint8_t { kAccept, kRecv, kSend, kClose, kWatch, kConnect, kCancel };
   struct Listener {
     int fd;
     Handler* handler;
@@ -146,6 +158,7 @@ class Reactor {
   void on_accept(size_t listener, const io_uring_cqe& cqe);
   void on_recv(Connection& c, const io_uring_cqe& cqe);
   void on_send(Connection& c, const io_uring_cqe& cqe);
+  void on_connect(Connection& c, const io_uring_cqe& cqe);
   void deliver(Connection& c);
   void shut(Connection& c);
   void finish_op(Connection& c);
