@@ -50,6 +50,11 @@ uint32_t u32(const YamlField& f, uint32_t min, uint32_t max) {
   return static_cast<uint32_t>(f.uint(min, max));
 }
 
+std::string lower_case(std::string s) {
+  for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return s;
+}
+
 bool printable(std::string_view s, bool allow_space) {
   return std::all_of(s.begin(), s.end(),
                      [&](char c) { return (c > ' ' && c < 0x7f) || (allow_space && c == ' '); });
@@ -116,9 +121,7 @@ std::string header_name(const YamlField& f) {
     f.fail("'" + s + "' is not a header name (1 to " + std::to_string(kMaxHeaderNameLength) +
            " token characters)");
   }
-  std::string lower = s;
-  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  if (lower == "host") f.fail("the Host header is matched with a host_header condition");
+  if (lower_case(s) == "host") f.fail("the Host header is matched with a host_header condition");
   return s;
 }
 
@@ -232,8 +235,7 @@ RedirectAction parse_redirect(const YamlField& f) {
   }
   if (auto p = f.child("protocol"); p.present()) {
     std::string value = p.str();
-    std::string lower = value;
-    for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    const std::string lower = lower_case(value);
     if (lower != "http" && lower != "https" && value != "#{protocol}")
       p.fail("'" + value + "' is not one of HTTP, HTTPS, #{protocol}");
     r.protocol = value == "#{protocol}" ? value : lower;
