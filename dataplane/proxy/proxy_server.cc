@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "forwarding.h"
 #include "reactor.h"
 #include "redirect.h"
 #include "request_parser.h"
@@ -74,38 +75,6 @@ sockaddr_storage target_sockaddr(const Target& t) {
 std::string target_key(const Target& t) {
   const std::string a = format_ip_address(t.address);
   return t.address.is_v4() ? fmt::format("{}:{}", a, t.port) : fmt::format("[{}]:{}", a, t.port);
-}
-
-// Hop-by-hop fields (RFC 9110 7.6.1) and the framing fields the proxy writes itself.
-bool is_hop_by_hop(std::string_view name) {
-  static constexpr std::array<std::string_view, 9> kNames = {
-      "connection", "keep-alive",        "proxy-connection", "te",    "trailer",
-      "upgrade",    "transfer-encoding", "content-length",   "expect"};
-  for (std::string_view n : kNames)
-    if (iequals(name, n)) return true;
-  return false;
-}
-
-// Whether `name` is listed in a Connection header's value (those fields are hop-by-hop too).
-bool named_by_connection(std::string_view connection, std::string_view name) {
-  size_t at = 0;
-  while (at <= connection.size()) {
-    size_t comma = connection.find(',', at);
-    if (comma == std::string_view::npos) comma = connection.size();
-    std::string_view token = connection.substr(at, comma - at);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-      token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-    if (iequals(token, name)) return true;
-    at = comma + 1;
-  }
-  return false;
-}
-
-template <typename Message>
-std::string_view connection_value(const Message& m) {
-  const http::Header* h = m.find("connection");
-  return h == nullptr ? std::string_view() : h->value;
 }
 
 bool idempotent(std::string_view method) {
@@ -488,7 +457,8 @@ class ProxyCore final : public reactor::Handler {
     }
     const std::string& group_name = action.forward[static_cast<size_t>(g)].target_group;
     s.group = static_cast<int>(runtime_->group_index.at(group_name));
-    s.upstream_request = upstream_request(s, req);
+    s.upstream_request =
+        upstream_request(req, s.source, runtime_->config.listeners[s.listener].port);
     s.retryable = idempotent(req.method);
     s.phase = ClientState::Phase::kForwarding;
     if (s.timer != 0) {
@@ -590,54 +560,6 @@ class ProxyCore final : public reactor::Handler {
     });
   }
 
-  // The request as the target gets it: the request line and the client's fields but the
-  // hop-by-hop ones, the X-Forwarded-* fields, and a Content-Length for the (decoded) body.
-  std::string upstream_request(const ClientState& s, const http::Request& req) const {
-    std::string out;
-    out.reserve(256 + req.body.size());
-    out += req.method;
-    out += ' ';
-    out += req.target;
-    out += " HTTP/1.1\r\n";
-    const std::string_view connection = connection_value(req);
-    std::string forwarded_for;
-    for (size_t i = 0; i < req.header_count; ++i) {
-      const http::Header& h = req.headers[i];
-      if (iequals(h.name, "x-forwarded-for")) {
-        if (!forwarded_for.empty()) forwarded_for += ", ";
-        forwarded_for += h.value;
-        continue;
-      }
-      if (iequals(h.name, "x-forwarded-proto") || iequals(h.name, "x-forwarded-port")) continue;
-      if (is_hop_by_hop(h.name) || named_by_connection(connection, h.name)) continue;
-      out += h.name;
-      out += ": ";
-      out += h.value;
-      out += "\r\n";
-    }
-    const std::string client = format_ip_address(s.source);
-    out += "X-Forwarded-For: ";
-    if (!forwarded_for.empty()) {
-      out += forwarded_for;
-      out += ", ";
-    }
-    out += client;
-    out += "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: ";
-    out += std::to_string(runtime_->config.listeners[s.listener].port);
-    out += "\r\n";
-    if (req.upgrade) {
-      const http::Header* upgrade = req.find("upgrade");
-      out += "Connection: upgrade\r\nUpgrade: ";
-      out += upgrade->value;
-      out += "\r\n";
-    }
-    if (!req.body.empty() || req.find("content-length") != nullptr || req.chunked)
-      out += fmt::format("Content-Length: {}\r\n", req.body.size());
-    out += "\r\n";
-    out += req.body;
-    return out;
-  }
-
   // ---- target side -------------------------------------------------------------------------
 
   void upstream_connected(reactor::Connection& conn) {
@@ -714,38 +636,14 @@ class ProxyCore final : public reactor::Handler {
     s.target_status = r.status;
     s.response_started = true;
     if (r.until_close) s.keep_alive = false;
-    std::string head = fmt::format("HTTP/1.1 {} {}\r\n", r.status, r.reason);
-    const std::string_view connection = connection_value(r);
-    for (size_t i = 0; i < r.header_count; ++i) {
-      const http::Header& h = r.headers[i];
-      if ((is_hop_by_hop(h.name) && !iequals(h.name, "content-length")) ||
-          named_by_connection(connection, h.name))
-        continue;
-      head += h.name;
-      head += ": ";
-      head += h.value;
-      head += "\r\n";
-    }
-    if (r.chunked) head += "Transfer-Encoding: chunked\r\n";
-    if (r.upgrade) {
-      const http::Header* upgrade = r.find("upgrade");
-      head += "Connection: upgrade\r\nUpgrade: ";
-      head += upgrade == nullptr ? std::string_view("websocket") : upgrade->value;
-      head += "\r\n";
-    } else if (!s.keep_alive) {
-      head += "Connection: close\r\n";
-    } else if (s.version == "HTTP/1.0") {
-      head += "Connection: keep-alive\r\n";
-    }
+    std::string cookie;
     if (s.sticky_cookie) {
       const auto [picker, target] = current_picker(s);
-      if (picker != nullptr) {
-        head += "Set-Cookie: ";
-        head += picker->sticky_cookie(target, std::chrono::system_clock::now());
-        head += "\r\n";
-      }
+      if (picker != nullptr)
+        cookie = picker->sticky_cookie(target, std::chrono::system_clock::now());
     }
-    head += "\r\n";
+    const std::string head =
+        client_response_head(r, {s.keep_alive, s.version == "HTTP/1.0", cookie});
     s.conn->send(head);
     s.sent_bytes += head.size();
     std::lock_guard lock(stats_.mutex);
