@@ -114,6 +114,12 @@ class Writer {
     put(m.cores);
     put(m.services);
   }
+  void put(const ApplyProxyConfig& m) {
+    put(m.generation);
+    put(m.document);
+  }
+  void put(const ProxyMetricsRequest&) {}
+  void put(const ProxyMetricsReply& m) { put(m.text); }
 
  private:
   std::vector<uint8_t>& out_;
@@ -256,6 +262,12 @@ class Reader {
     get(m.cores, kMinCoreStats, "cores");
     get(m.services, kMinServiceStats, "services");
   }
+  void get(ApplyProxyConfig& m) {
+    get(m.generation, "generation");
+    get(m.document, "document");
+  }
+  void get(ProxyMetricsRequest&) {}
+  void get(ProxyMetricsReply& m) { get(m.text, "text"); }
 
   void fail(const char* what, const std::string& why) {
     if (ok()) error_ = std::string(what) + " " + why;
@@ -298,7 +310,8 @@ std::optional<Message> decode_as(std::span<const uint8_t> payload, std::string* 
   return Message(std::move(m));
 }
 
-constexpr uint16_t kLastType = static_cast<uint16_t>(MessageType::kStatsReply);
+constexpr uint16_t kLastType = static_cast<uint16_t>(MessageType::kProxyMetricsReply);
+static_assert(std::variant_size_v<Message> == kLastType);
 
 }  // namespace
 
@@ -356,6 +369,12 @@ std::optional<Message> decode_payload(MessageType type, std::span<const uint8_t>
       return decode_as<StatsRequest>(payload, error);
     case MessageType::kStatsReply:
       return decode_as<StatsReply>(payload, error);
+    case MessageType::kApplyProxyConfig:
+      return decode_as<ApplyProxyConfig>(payload, error);
+    case MessageType::kProxyMetricsRequest:
+      return decode_as<ProxyMetricsRequest>(payload, error);
+    case MessageType::kProxyMetricsReply:
+      return decode_as<ProxyMetricsReply>(payload, error);
   }
   if (error != nullptr) *error = "unknown message type " + std::to_string(static_cast<int>(type));
   return std::nullopt;

@@ -1,7 +1,9 @@
 // The control socket between sluice-controlplane and sluice-dataplane: a unix stream socket that
 // carries length-prefixed, versioned binary messages. The control plane connects, both sides send
 // Hello, and then the control plane pushes snapshots (ApplySnapshot, answered by SnapshotResult)
-// and asks for counters (StatsRequest, answered by StatsReply). Every decoder checks every length
+// and asks for counters (StatsRequest, answered by StatsReply). The L7 proxy's control socket
+// speaks the same framing: the control plane pushes its configuration (ApplyProxyConfig, answered
+// by SnapshotResult) and fetches its counters (ProxyMetricsRequest, answered by ProxyMetricsReply). Every decoder checks every length
 // against the bytes it has, so a corrupt or hostile message is an error, never a crash.
 //
 // Frame: magic "SLCP" (4 bytes), protocol version (u16), message type (u16), payload length (u32),
@@ -33,6 +35,9 @@ enum class MessageType : uint16_t {
   kSnapshotResult = 3,
   kStatsRequest = 4,
   kStatsReply = 5,
+  kApplyProxyConfig = 6,
+  kProxyMetricsRequest = 7,
+  kProxyMetricsReply = 8,
 };
 
 // Sent by both sides first. `generation` from the dataplane is the snapshot it runs (0: none
@@ -103,7 +108,23 @@ struct StatsReply {
   std::vector<ServiceStats> services;
 };
 
-using Message = std::variant<Hello, ApplySnapshot, SnapshotResult, StatsRequest, StatsReply>;
+// The L7 proxy's whole configuration (listeners, target groups with each target's state) as the
+// document proxy_config's parse_proxy_document reads; its proxy settings stay as the proxy started.
+struct ApplyProxyConfig {
+  uint64_t generation = 0;
+  std::string document;
+};
+
+struct ProxyMetricsRequest {};
+
+// The proxy's counters in the Prometheus text exposition format.
+struct ProxyMetricsReply {
+  std::string text;
+};
+
+// The alternatives are in MessageType order (a message's type is its index + 1).
+using Message = std::variant<Hello, ApplySnapshot, SnapshotResult, StatsRequest, StatsReply,
+                             ApplyProxyConfig, ProxyMetricsRequest, ProxyMetricsReply>;
 
 // A whole frame (header and payload) for the message.
 std::vector<uint8_t> encode(const Message& message);

@@ -9,9 +9,11 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
+#include <variant>
 
 namespace sluice::control {
 namespace {
@@ -24,8 +26,10 @@ std::runtime_error socket_error(const std::string& path, const char* what) {
 }
 
 const char* type_name(const Message& m) {
-  static constexpr const char* kNames[] = {"Hello", "ApplySnapshot", "SnapshotResult",
-                                           "StatsRequest", "StatsReply"};
+  static constexpr const char* kNames[] = {
+      "Hello",      "ApplySnapshot",    "SnapshotResult",      "StatsRequest",
+      "StatsReply", "ApplyProxyConfig", "ProxyMetricsRequest", "ProxyMetricsReply"};
+  static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[m.index()];
 }
 
@@ -146,10 +150,14 @@ void ControlServer::handle(const Message& m) {
     fmt::print(stderr, "sluice-dataplane: control plane connected: {} {} pid {}\n", hello->role,
                hello->instance, hello->pid);
     reply = handlers_.hello();
-  } else if (const auto* snapshot = std::get_if<ApplySnapshot>(&m)) {
+  } else if (const auto* snapshot = std::get_if<ApplySnapshot>(&m); snapshot && handlers_.apply) {
     reply = handlers_.apply(*snapshot);
-  } else if (std::holds_alternative<StatsRequest>(m)) {
+  } else if (std::holds_alternative<StatsRequest>(m) && handlers_.stats) {
     reply = handlers_.stats();
+  } else if (const auto* proxy = std::get_if<ApplyProxyConfig>(&m); proxy && handlers_.apply_proxy) {
+    reply = handlers_.apply_proxy(*proxy);
+  } else if (std::holds_alternative<ProxyMetricsRequest>(m) && handlers_.proxy_metrics) {
+    reply = handlers_.proxy_metrics();
   } else {
     close_connection(fmt::format("unexpected {} message", type_name(m)));
     return;

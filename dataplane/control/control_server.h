@@ -1,8 +1,8 @@
 // The dataplane's end of the control socket: a non-blocking unix-socket server served from the
 // main lcore's management loop (poll_fds() joins its poll set, service() handles what poll found).
 // One control-plane connection at a time; a new one replaces the old. A connection starts with
-// the peer's Hello, answered with ours; then each ApplySnapshot or StatsRequest is answered by the
-// handlers' SnapshotResult or StatsReply. A malformed or unexpected message closes that connection
+// the peer's Hello, answered with ours; then each request (ApplySnapshot, StatsRequest,
+// ApplyProxyConfig, ProxyMetricsRequest) is answered by its handler's reply. A malformed or unexpected message closes that connection
 // (said on stderr); the dataplane goes on.
 #pragma once
 
@@ -18,10 +18,14 @@
 
 namespace sluice::control {
 
+// `hello` is required; a request whose handler is empty is unexpected (the lb job sets apply and
+// stats, the proxy job apply_proxy and proxy_metrics).
 struct ControlHandlers {
   std::function<Hello()> hello;
   std::function<SnapshotResult(const ApplySnapshot&)> apply;
   std::function<StatsReply()> stats;
+  std::function<SnapshotResult(const ApplyProxyConfig&)> apply_proxy;
+  std::function<ProxyMetricsReply()> proxy_metrics;
 };
 
 class ControlServer {

@@ -102,7 +102,11 @@ std::vector<Message> every_message() {
                      .error = "services[0]: no",
                      .build_ns = 5,
                      .publish_ns = 6},
-      StatsRequest{}, stats_reply(2, 3, 2)};
+      StatsRequest{},
+      stats_reply(2, 3, 2),
+      ApplyProxyConfig{.generation = 7, .document = "{\"listeners\": []}\n"},
+      ProxyMetricsRequest{},
+      ProxyMetricsReply{.text = "# TYPE x counter\nx 1\n"}};
 }
 
 std::span<const uint8_t> payload_of(const std::vector<uint8_t>& frame) {
@@ -157,6 +161,27 @@ TEST(ControlProtocol, SnapshotFieldsSurvive) {
   EXPECT_EQ(v6.backends[1].weight, 1u);
 }
 
+TEST(ControlProtocol, ProxyMessagesKeepEveryByte) {
+  std::string document(70000, 'a');
+  document[1] = '\0';
+  document[2] = '\xff';
+  const std::vector<uint8_t> frame =
+      encode(ApplyProxyConfig{.generation = 0xfedcba9876543210, .document = document});
+  EXPECT_EQ(frame[6], static_cast<uint8_t>(MessageType::kApplyProxyConfig));
+  std::string error;
+  std::optional<Message> back = decode_frame(frame, &error);
+  ASSERT_TRUE(back) << error;
+  const auto& apply = std::get<ApplyProxyConfig>(*back);
+  EXPECT_EQ(apply.generation, 0xfedcba9876543210u);
+  EXPECT_EQ(apply.document, document);
+
+  back = decode_frame(encode(ProxyMetricsReply{.text = document}), &error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(std::get<ProxyMetricsReply>(*back).text, document);
+  expect_round_trip(ProxyMetricsReply{});
+  expect_round_trip(ApplyProxyConfig{});
+}
+
 TEST(ControlProtocol, EmptyAndLargeSnapshots) {
   expect_round_trip(ApplySnapshot{});
   ApplySnapshot big{.generation = 1};
@@ -195,7 +220,7 @@ TEST(ControlProtocol, BadHeadersAreRejected) {
   f = good;
   f[4] = 1;  // the version before the per-core pass-duration buckets
   EXPECT_EQ(header_error(f), "protocol version 1, this side speaks 2");
-  for (uint8_t type : {0, 6, 255}) {
+  for (uint8_t type : {0, 9, 255}) {
     f = good;
     f[6] = type;
     EXPECT_EQ(header_error(f), "unknown message type " + std::to_string(type));
@@ -537,6 +562,20 @@ TEST_F(ControlServerTest, ASecondClientReplacesTheFirst) {
   EXPECT_EQ(error, "dataplane closed the control socket");
   EXPECT_FALSE(first.connected());
   EXPECT_TRUE(second.call(StatsRequest{}, 5s, &error)) << error;
+}
+
+TEST_F(ControlServerTest, ARequestWithoutAHandlerClosesTheConnection) {
+  start_server();
+  std::vector<uint8_t> bytes = encode(ours());
+  const std::vector<uint8_t> proxy = encode(ApplyProxyConfig{.generation = 1, .document = "{}"});
+  bytes.insert(bytes.end(), proxy.begin(), proxy.end());
+  FrameReader reader;
+  reader.append(exchange_raw(bytes));
+  Message m;
+  std::string error;
+  ASSERT_EQ(reader.next(m, &error), FrameReader::Status::kMessage) << error;
+  EXPECT_TRUE(std::holds_alternative<Hello>(m));
+  EXPECT_EQ(reader.next(m, &error), FrameReader::Status::kNeedMore) << "nothing after the Hello";
 }
 
 TEST_F(ControlServerTest, MalformedInputClosesOnlyThatConnection) {
