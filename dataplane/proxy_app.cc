@@ -4,9 +4,11 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 
 #include "config/config_error.h"
+#include "proxy_control.h"
 #include "proxy_server.h"
 
 namespace sluice::dataplane {
@@ -41,6 +43,12 @@ int run_proxy_service(std::shared_ptr<const proxy::ProxyRuntime> runtime,
                service.ports()[i], listeners[i].rules.size(),
                listeners[i].rules.size() == 1 ? "" : "s");
   }
+  std::unique_ptr<proxy::ProxyControl> control;
+  if (!settings.control_socket.empty()) {
+    control = std::make_unique<proxy::ProxyControl>(settings.control_socket, service);
+    fmt::print("sluice-dataplane: L7 proxy takes its configuration from the control plane on {}\n",
+               settings.control_socket);
+  }
   fmt::print("sluice-dataplane: L7 proxy running on {} core{}\n",
              std::max<size_t>(1, settings.cores.size()), settings.cores.size() > 1 ? "s" : "");
   std::fflush(stdout);
@@ -62,6 +70,7 @@ int run_proxy_service(std::shared_ptr<const proxy::ProxyRuntime> runtime,
     }
     std::fflush(stdout);
   }
+  control.reset();
   service.stop();
   return 0;
 }

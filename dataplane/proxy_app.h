@@ -1,6 +1,8 @@
 // sluice-dataplane's proxy job: the L7 proxy on its service cores until SIGINT or SIGTERM;
 // SIGHUP reloads the configuration file (rules, actions, target groups and targets; listeners
-// are fixed). No EAL and no DPDK port: the proxy uses the kernel's TCP stack through io_uring.
+// are fixed). With `proxy.control_socket` set, the control plane may push configurations and fetch
+// the counters on that socket too (proxy_control.h). No EAL and no DPDK port: the proxy uses the
+// kernel's TCP stack through io_uring.
 #pragma once
 
 #include <functional>
