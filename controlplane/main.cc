@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "appliance.h"
@@ -80,7 +81,10 @@ int main(int argc, char** argv) {
   const uint16_t listen_port = config.api.listen.port;
   const std::string token = config.api.bearer_token;
   DataplaneConnection link(config.dataplane.control_socket);
+  std::optional<ProxyConnection> proxy_link;
+  if (!config.dataplane.proxy_socket.empty()) proxy_link.emplace(config.dataplane.proxy_socket);
   Appliance appliance(std::move(config), config_path, link);
+  if (proxy_link) appliance.attach_proxy(*proxy_link);
 
   httplib::Server server;
   // Answers are written in more than one piece: without TCP_NODELAY the last waits for the

@@ -8,6 +8,8 @@
 
 #include "config_json.h"
 #include "prometheus_text.h"
+#include "proxy_config.h"
+#include "proxy_snapshot.h"
 
 namespace sluice::controlplane {
 namespace {
@@ -255,6 +257,43 @@ void Appliance::poll(milliseconds max_wait) {
     next_tick_ = now + kTimeTick;
   }
   if (dirty_ && sink_.connected()) push_locked(false);
+  if (proxy_ != nullptr) push_proxy_locked(now);
+}
+
+void Appliance::attach_proxy(ProxyConnection& proxy) {
+  std::lock_guard lock(mu_);
+  proxy_ = &proxy;
+}
+
+void Appliance::push_proxy_locked(std::chrono::steady_clock::time_point now) {
+  if (config_.listeners.empty()) return;
+  if (!proxy_->connected() && now < next_proxy_connect_) return;
+  std::string error;
+  if (!proxy_->ensure_connected(&error)) {
+    last_error_ = "proxy: " + error;
+    next_proxy_connect_ = now + kReconnectInterval;
+    return;
+  }
+  std::string document = proxy::dump_proxy_document(
+      snapshot::compile_proxy_config(config_, health_view_locked(), now));
+  // A new connection is a proxy that may run anything: it gets the configuration again.
+  if (proxy_->connection_serial() == proxy_connection_ && document == proxy_pushed_) return;
+  ++proxy_pushes_;
+  const control::ApplyProxyConfig message{.generation = ++proxy_generation_, .document = document};
+  const auto result = proxy_->apply(message, &error);
+  if (!result) {
+    ++proxy_push_failures_;
+    last_error_ = "proxy: " + error;
+    next_proxy_connect_ = now + kReconnectInterval;
+    return;
+  }
+  // A refused document is not sent again until it changes.
+  proxy_connection_ = proxy_->connection_serial();
+  proxy_pushed_ = std::move(document);
+  if (!result->ok) {
+    ++proxy_push_failures_;
+    last_error_ = "proxy: " + result->error;
+  }
 }
 
 // ---- changes ----------------------------------------------------------------------------------
@@ -634,6 +673,27 @@ Json Appliance::effective_config() {
 
 std::string Appliance::metrics() {
   std::lock_guard lock(mu_);
+  std::string text = metrics_locked();
+  if (proxy_ == nullptr) return text;
+  PrometheusText link;
+  link.gauge("sluice_proxy_connected", "1 while the L7 proxy's control socket is connected", {},
+             proxy_->connected() ? 1 : 0);
+  link.gauge("sluice_proxy_config_generation",
+             "The generation of the last configuration pushed to the L7 proxy", {},
+             static_cast<double>(proxy_generation_));
+  link.counter("sluice_proxy_config_pushes_total", "Configurations sent to the L7 proxy", {},
+               static_cast<double>(proxy_pushes_));
+  link.counter("sluice_proxy_config_push_failures_total",
+               "Configurations the L7 proxy did not take", {},
+               static_cast<double>(proxy_push_failures_));
+  text += link.take();
+  if (!proxy_->connected()) return text;
+  std::string error;
+  if (auto proxy_text = proxy_->metrics(&error)) text += *proxy_text;
+  return text;
+}
+
+std::string Appliance::metrics_locked() {
   PrometheusText out;
   out.gauge("sluice_dataplane_connected", "1 while the control socket is connected", {},
             sink_.connected() ? 1 : 0);

@@ -28,6 +28,7 @@
 #include "control_config.h"
 #include "dataplane_sink.h"
 #include "lb_snapshot.h"
+#include "proxy_connection.h"
 #include "queue_declarer.h"
 
 namespace sluice::controlplane {
@@ -91,6 +92,12 @@ class Appliance {
 
   const ControlConfig& config_unlocked() const { return config_; }
 
+  // Drives the L7 proxy behind `proxy` too (it must outlive this object): poll() pushes the
+  // proxy's configuration (listeners and the http/https groups they forward to, with each target's
+  // health) on every new connection and whenever it changes, and metrics() appends the proxy's
+  // counters while it is connected. Nothing is pushed while the configuration has no listeners.
+  void attach_proxy(ProxyConnection& proxy);
+
  private:
   struct Tracked {
     health::TargetId id = 0;
@@ -107,6 +114,8 @@ class Appliance {
   TargetGroup& group_locked(const std::string& name);
   snapshot::TargetKey key_locked(const TargetRef& target);
   Json push_locked(bool force);
+  void push_proxy_locked(std::chrono::steady_clock::time_point now);
+  std::string metrics_locked();
   control::ApplySnapshot compile_locked();
   Json target_json_locked(const TargetGroup& g, const IpAddress& address, uint16_t port,
                           std::optional<uint16_t> weight);
@@ -131,6 +140,12 @@ class Appliance {
   std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point next_connect_{};
   QueueDeclarer declarer_;
+  ProxyConnection* proxy_ = nullptr;
+  std::string proxy_pushed_;  // the document the proxy took last, on proxy_connection_
+  uint64_t proxy_connection_ = 0;
+  uint64_t proxy_generation_ = 0;
+  uint64_t proxy_pushes_ = 0, proxy_push_failures_ = 0;
+  std::chrono::steady_clock::time_point next_proxy_connect_{};
 };
 
 }  // namespace sluice::controlplane

@@ -1,5 +1,7 @@
 #include "config_json.h"
 
+#include "proxy_config.h"
+
 namespace sluice::controlplane {
 namespace {
 
@@ -75,13 +77,6 @@ Json health_check(const HealthCheck& hc) {
   return j;
 }
 
-Json action(const Action& a) {
-  if (!a.fixed_response) return {{"forward", a.forward}};
-  Json fixed = {{"status_code", a.fixed_response->status_code}};
-  if (!a.fixed_response->body.empty()) fixed["body"] = a.fixed_response->body;
-  return {{"fixed_response", fixed}};
-}
-
 }  // namespace
 
 std::string format_endpoint(const IpAddress& address, uint16_t port) {
@@ -92,6 +87,8 @@ std::string format_endpoint(const IpAddress& address, uint16_t port) {
 Json config_to_json(const ControlConfig& c) {
   Json doc;
   doc["dataplane"] = {{"control_socket", c.dataplane.control_socket}};
+  if (!c.dataplane.proxy_socket.empty())
+    doc["dataplane"]["proxy_socket"] = c.dataplane.proxy_socket;
   Json api = {{"listen", format_endpoint(c.api.listen.address, c.api.listen.port)}};
   if (!c.api.bearer_token.empty()) api["bearer_token"] = c.api.bearer_token;
   doc["api"] = api;
@@ -123,6 +120,13 @@ Json config_to_json(const ControlConfig& c) {
                {"health_check", health_check(g.health_check)},
                {"deregistration_delay_s", g.deregistration_delay_s}};
     if (g.slow_start_s != 0) jg["slow_start_s"] = g.slow_start_s;
+    if (g.protocol == GroupProtocol::kHttp || g.protocol == GroupProtocol::kHttps) {
+      static constexpr const char* kAlgorithms[] = {"round_robin", "least_outstanding_requests",
+                                                    "weighted_random"};
+      jg["algorithm"] = kAlgorithms[static_cast<size_t>(g.algorithm)];
+      jg["stickiness"] = {{"enabled", g.stickiness.enabled},
+                          {"duration_s", g.stickiness.duration_s}};
+    }
     groups.push_back(jg);
   }
   doc["target_groups"] = groups;
@@ -145,24 +149,10 @@ Json config_to_json(const ControlConfig& c) {
   }
   doc["services"] = services;
 
-  Json listeners = Json::array();
-  for (const Listener& l : c.listeners) {
-    Json rules = Json::array();
-    for (const Rule& r : l.rules) {
-      Json conditions = Json::object();
-      if (!r.hosts.empty()) conditions["host"] = r.hosts;
-      if (!r.paths.empty()) conditions["path"] = r.paths;
-      rules.push_back(
-          {{"priority", r.priority}, {"conditions", conditions}, {"action", action(r.action)}});
-    }
-    Json jl = {{"name", l.name},
-               {"address", format_endpoint(l.address.address, l.address.port)},
-               {"protocol", l.protocol == ListenerProtocol::kHttps ? "https" : "http"}};
-    if (!l.certificate.empty()) jl["certificate"] = l.certificate;
-    jl["rules"] = rules;
-    jl["default_action"] = action(l.default_action);
-    listeners.push_back(jl);
-  }
+  // The listeners in the proxy's own schema, as its document writer spells them.
+  proxy::ProxyConfig proxy_listeners;
+  proxy_listeners.listeners = c.listeners;
+  const Json listeners = Json::parse(proxy::dump_proxy_document(proxy_listeners)).at("listeners");
   doc["listeners"] = listeners;
 
   Json declared = Json::array();

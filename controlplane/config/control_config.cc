@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "config/yaml_field.h"
+#include "proxy_config.h"
 
 namespace sluice::controlplane {
 namespace {
@@ -104,14 +105,16 @@ void unique(std::set<std::string>& seen, const YamlField& f, const std::string& 
 }
 
 void parse_dataplane(const YamlField& f, DataplaneLink& out) {
-  f.expect_map({"control_socket"});
-  if (auto v = f.child("control_socket"); v.present()) {
-    out.control_socket = v.str();
-    if (out.control_socket.empty() || out.control_socket.front() != '/')
-      v.fail("must be an absolute path");
+  f.expect_map({"control_socket", "proxy_socket"});
+  auto socket_path = [](const YamlField& v) {
+    std::string path = v.str();
+    if (path.empty() || path.front() != '/') v.fail("must be an absolute path");
     // sockaddr_un holds 107 characters and the terminating NUL.
-    if (out.control_socket.size() > 107) v.fail("socket paths are at most 107 characters");
-  }
+    if (path.size() > 107) v.fail("socket paths are at most 107 characters");
+    return path;
+  };
+  if (auto v = f.child("control_socket"); v.present()) out.control_socket = socket_path(v);
+  if (auto v = f.child("proxy_socket"); v.present()) out.proxy_socket = socket_path(v);
 }
 
 void parse_api(const YamlField& f, ApiConfig& out) {
@@ -169,7 +172,7 @@ HealthCheck parse_health_check(const YamlField& f, GroupProtocol group) {
 
 TargetGroup parse_target_group(const YamlField& f) {
   f.expect_map({"name", "protocol", "port", "targets", "health_check", "deregistration_delay_s",
-                "slow_start_s"});
+                "slow_start_s", "algorithm", "stickiness"});
   TargetGroup g;
   g.name = resource_name(f.required("name"));
   g.protocol =
@@ -199,6 +202,19 @@ TargetGroup parse_target_group(const YamlField& f) {
   if (auto v = f.child("slow_start_s"); v.present()) {
     g.slow_start_s = static_cast<uint32_t>(v.uint(0, 900));
     if (g.slow_start_s != 0 && g.slow_start_s < 30) v.fail("must be 0 (off) or between 30 and 900");
+  }
+  const bool http = g.protocol == GroupProtocol::kHttp || g.protocol == GroupProtocol::kHttps;
+  if (auto v = f.child("algorithm"); v.present()) {
+    if (!http) v.fail("only http and https groups have an algorithm");
+    g.algorithm = static_cast<proxy::Algorithm>(
+        v.choice({"round_robin", "least_outstanding_requests", "weighted_random"}));
+  }
+  if (auto v = f.child("stickiness"); v.present()) {
+    if (!http) v.fail("only http and https groups have stickiness");
+    v.expect_map({"enabled", "duration_s"});
+    if (auto e = v.child("enabled"); e.present()) g.stickiness.enabled = e.boolean();
+    if (auto d = v.child("duration_s"); d.present())
+      g.stickiness.duration_s = static_cast<uint32_t>(d.uint(1, 7 * 86400));
   }
   return g;
 }
@@ -249,83 +265,48 @@ Service parse_service(const YamlField& f, const ControlConfig& config) {
   return s;
 }
 
-Action parse_action(const YamlField& f, const ControlConfig& config) {
-  f.expect_map({"forward", "fixed_response"});
-  const YamlField forward = f.child("forward"), fixed = f.child("fixed_response");
-  if (forward.present() == fixed.present()) f.fail("needs exactly one of forward, fixed_response");
-  Action a;
-  if (forward.present()) {
-    a.forward = forward.str();
-    const TargetGroup* group = config.find_target_group(a.forward);
-    if (!group) forward.fail("'" + a.forward + "' is not a target group");
+// Every group a listener forwards to is an http or https group of this configuration.
+void check_forward(const YamlField& action, const proxy::Action& a, const ControlConfig& config) {
+  if (a.kind != proxy::Action::Kind::kForward) return;
+  const YamlField forward = action.child("forward");
+  const std::vector<YamlField> items =
+      forward.is_sequence() ? forward.items() : std::vector<YamlField>{};
+  for (size_t i = 0; i < a.forward.size(); ++i) {
+    const YamlField at = items.empty() ? forward : items[i].child("target_group");
+    const std::string& name = a.forward[i].target_group;
+    const TargetGroup* group = config.find_target_group(name);
+    if (!group) at.fail("'" + name + "' is not a target group");
     if (group->protocol != GroupProtocol::kHttp && group->protocol != GroupProtocol::kHttps)
-      forward.fail("listeners forward only to http and https target groups");
-  } else {
-    fixed.expect_map({"status_code", "body"});
-    FixedResponse r;
-    r.status_code = static_cast<uint16_t>(fixed.required("status_code").uint(200, 599));
-    if (auto b = fixed.child("body"); b.present()) {
-      r.body = b.str();
-      if (r.body.size() > 1024) b.fail("at most 1024 characters");
-    }
-    a.fixed_response = std::move(r);
+      at.fail("listeners forward only to http and https target groups");
   }
-  return a;
 }
 
-std::vector<std::string> pattern_list(const YamlField& f, bool path) {
-  std::vector<std::string> out;
-  for (const auto& item : f.items()) {
-    std::string p = item.str();
-    bool ok = !p.empty() && p.size() <= 128 && (!path || p.front() == '/');
-    for (char c : p) ok = ok && c > ' ' && c < 127;
-    if (!ok) {
-      item.fail("'" + p + "' is not a " +
-                (path ? "path pattern starting with '/'" : "host name pattern") +
-                " of at most 128 printable characters");
-    }
-    out.push_back(std::move(p));
+void parse_listeners(const YamlField& f, ControlConfig& config, std::string_view source) {
+  proxy::parse_listeners_section(f, config.listeners);
+  const std::vector<YamlField> items = f.items();
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    const proxy::Listener& l = config.listeners[i];
+    const std::vector<YamlField> rules = items[i].child("rules").present()
+                                             ? items[i].child("rules").items()
+                                             : std::vector<YamlField>{};
+    for (size_t r = 0; r < l.rules.size(); ++r)
+      check_forward(rules[r].required("action"), l.rules[r].action, config);
+    if (auto d = items[i].child("default_action"); d.present())
+      check_forward(d, l.default_action, config);
   }
-  if (out.empty()) f.fail("must not be empty");
-  return out;
-}
-
-Listener parse_listener(const YamlField& f, const ControlConfig& config) {
-  f.expect_map({"name", "address", "protocol", "certificate", "rules", "default_action"});
-  Listener l;
-  l.name = resource_name(f.required("name"));
-  l.address = endpoint_field(f.required("address"));
-  if (auto v = f.child("protocol"); v.present())
-    l.protocol = static_cast<ListenerProtocol>(v.choice({"http", "https"}));
-  if (auto v = f.child("certificate"); v.present()) {
-    if (l.protocol != ListenerProtocol::kHttps) v.fail("only https listeners have a certificate");
-    l.certificate = v.str();
-    if (l.certificate.empty()) v.fail("must not be empty");
-  } else if (l.protocol == ListenerProtocol::kHttps) {
-    f.required("certificate");
+  if (config.listeners.empty()) return;
+  // The proxy's own checks across listeners (unique addresses and rule priorities and names),
+  // which also sort each listener's rules.
+  proxy::ProxyConfig checked;
+  checked.listeners = std::move(config.listeners);
+  for (const TargetGroup& g : config.target_groups)
+    checked.target_groups.push_back({.name = g.name});
+  try {
+    proxy::validate_proxy_config(checked);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string(source) + ": " + e.what());
   }
-  if (auto v = f.child("rules"); v.present()) {
-    std::set<uint32_t> priorities;
-    for (const auto& item : v.items()) {
-      item.expect_map({"priority", "conditions", "action"});
-      Rule r;
-      const YamlField priority = item.required("priority");
-      r.priority = static_cast<uint32_t>(priority.uint(1, 50000));
-      if (!priorities.insert(r.priority).second)
-        priority.fail(std::to_string(r.priority) + " is the priority of another rule");
-      const YamlField conditions = item.required("conditions");
-      conditions.expect_map({"host", "path"});
-      if (auto h = conditions.child("host"); h.present()) r.hosts = pattern_list(h, false);
-      if (auto p = conditions.child("path"); p.present()) r.paths = pattern_list(p, true);
-      if (r.hosts.empty() && r.paths.empty()) conditions.fail("needs a host or a path condition");
-      r.action = parse_action(item.required("action"), config);
-      l.rules.push_back(std::move(r));
-    }
-    std::sort(l.rules.begin(), l.rules.end(),
-              [](const Rule& a, const Rule& b) { return a.priority < b.priority; });
-  }
-  l.default_action = parse_action(f.required("default_action"), config);
-  return l;
+  config.listeners = std::move(checked.listeners);
 }
 
 // SQS naming: letters, digits, hyphens and underscores; FIFO names end in ".fifo".
@@ -510,7 +491,7 @@ AccessKey parse_access_key(const YamlField& f) {
   return k;
 }
 
-ControlConfig parse_document(const YamlField& root) {
+ControlConfig parse_document(const YamlField& root, std::string_view source) {
   ControlConfig config;
   if (!root.present()) return config;
   root.expect_map({"dataplane", "api", "ports", "target_groups", "services", "listeners", "queues",
@@ -548,17 +529,7 @@ ControlConfig parse_document(const YamlField& root) {
       config.services.push_back(std::move(s));
     }
   }
-  if (auto f = root.child("listeners"); f.present()) {
-    std::set<std::string> names;
-    std::set<std::pair<IpAddress, uint16_t>> addresses;
-    for (const auto& item : f.items()) {
-      Listener l = parse_listener(item, config);
-      unique(names, item.child("name"), l.name, "listener");
-      if (!addresses.insert({l.address.address, l.address.port}).second)
-        item.child("address").fail("is the address of another listener");
-      config.listeners.push_back(std::move(l));
-    }
-  }
+  if (auto f = root.child("listeners"); f.present()) parse_listeners(f, config, source);
   if (auto f = root.child("queues"); f.present()) parse_queues(f, config.queues);
   if (auto f = root.child("topics"); f.present()) {
     std::set<std::string> names;
@@ -635,7 +606,7 @@ std::optional<std::vector<size_t>> declare_order(const std::vector<DeclaredQueue
 }
 
 ControlConfig parse_control_config(std::string_view yaml_text, std::string_view source) {
-  return parse_document(YamlField::document(yaml_text, source));
+  return parse_document(YamlField::document(yaml_text, source), source);
 }
 
 LoadResult load_control_config(std::string_view yaml_text, std::string_view source) {

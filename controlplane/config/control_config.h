@@ -14,6 +14,7 @@
 #include "config/config_error.h"
 #include "config/port_config.h"
 #include "ip_address.h"
+#include "proxy_types.h"
 
 namespace sluice::controlplane {
 
@@ -24,6 +25,8 @@ struct Endpoint {
 
 struct DataplaneLink {
   std::string control_socket = "/run/sluice/control.sock";
+  // The L7 proxy's control socket (its proxy.control_socket); empty: no proxy to drive.
+  std::string proxy_socket;
 };
 
 struct ApiConfig {
@@ -62,6 +65,9 @@ struct TargetGroup {
   HealthCheck health_check;
   uint32_t deregistration_delay_s = 300;
   uint32_t slow_start_s = 0;
+  // http and https groups, as the L7 proxy balances them.
+  proxy::Algorithm algorithm = proxy::Algorithm::kRoundRobin;
+  proxy::Stickiness stickiness;
 };
 
 enum class ServiceProtocol { kTcp, kUdp };
@@ -79,35 +85,6 @@ struct Service {
   bool hash_source_port = true;
   bool track_udp_flows = true;
   std::string target_group;
-};
-
-struct FixedResponse {
-  uint16_t status_code = 200;
-  std::string body;
-};
-
-// Exactly one of forward (a target group's name) and fixed_response.
-struct Action {
-  std::string forward;
-  std::optional<FixedResponse> fixed_response;
-};
-
-struct Rule {
-  uint32_t priority = 0;
-  std::vector<std::string> hosts;  // any of them matches; empty: any host
-  std::vector<std::string> paths;  // any of them matches; empty: any path
-  Action action;
-};
-
-enum class ListenerProtocol { kHttp, kHttps };
-
-struct Listener {
-  std::string name;
-  Endpoint address;
-  ListenerProtocol protocol = ListenerProtocol::kHttp;
-  std::string certificate;  // https only: a PEM file with the certificate chain and key
-  std::vector<Rule> rules;  // sorted by priority
-  Action default_action;
 };
 
 // A queue the control plane declares on the dataplane's SQS API: created with these attributes
@@ -159,7 +136,9 @@ struct ControlConfig {
   std::vector<PortConfig> ports;
   std::vector<TargetGroup> target_groups;
   std::vector<Service> services;
-  std::vector<Listener> listeners;
+  // The L7 proxy's listeners in its own schema (proxy_config's parse_listeners_section); they
+  // forward to http and https target groups of this configuration. Rules sorted by priority.
+  std::vector<proxy::Listener> listeners;
   QueuesConfig queues;
   std::vector<Topic> topics;
   std::vector<AccessKey> access_keys;

@@ -30,13 +30,6 @@ lb::TunnelType lb_tunnel(TunnelType t) {
   return t == TunnelType::kGue ? lb::TunnelType::kGue : lb::TunnelType::kIpip;
 }
 
-// True while a draining target must stay in the backend list (its delay has not yet passed).
-bool still_draining(const health::TargetHealth& h, TimePoint now, Clock::duration delay) {
-  if (h.state() != TargetState::kDraining) return false;
-  if (!h.draining_since()) return false;
-  return now - *h.draining_since() < delay;
-}
-
 std::vector<lb::BackendConfig> compile_backends(const TargetGroup& group, const HealthView& health,
                                                 TimePoint now) {
   const Clock::duration delay = std::chrono::duration_cast<Clock::duration>(
@@ -105,6 +98,12 @@ std::optional<IpAddress> nat_source(const ControlConfig& config, bool v4,
 }
 
 }  // namespace
+
+bool still_draining(const health::TargetHealth& h, TimePoint now, Clock::duration delay) {
+  if (h.state() != TargetState::kDraining) return false;
+  if (!h.draining_since()) return false;
+  return now - *h.draining_since() < delay;
+}
 
 uint16_t resolved_port(const TargetGroup& group, const Target& target) {
   return target.port != 0 ? target.port : group.port;

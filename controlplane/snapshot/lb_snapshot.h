@@ -65,6 +65,9 @@ struct HealthView {
   }
 };
 
+// True while a draining target must stay listed (its deregistration delay has not yet passed).
+bool still_draining(const health::TargetHealth& h, TimePoint now, Clock::duration delay);
+
 // The port a target receives traffic on: its own, else its group's.
 uint16_t resolved_port(const TargetGroup& group, const Target& target);
 

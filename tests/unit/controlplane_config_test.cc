@@ -95,19 +95,19 @@ TEST(ControlConfig, ListenerRulesSortedByPriority) {
   - {name: app, protocol: http, port: 80}
 listeners:
   - name: l
-    address: "[2001:db8::1]:80"
+    listen: "[2001:db8::1]:80"
     rules:
-      - {priority: 20, conditions: {host: [a.example]}, action: {forward: app}}
-      - {priority: 5, conditions: {path: [/x]}, action: {fixed_response: {status_code: 503}}}
+      - {priority: 20, conditions: [{host_header: [a.example]}], action: {forward: app}}
+      - {priority: 5, conditions: [{path_pattern: [/x]}], action: {fixed_response: {status: 503}}}
     default_action: {forward: app}
 )");
-  const Listener& l = c.listeners.at(0);
-  EXPECT_EQ(l.address.port, 80);
-  EXPECT_FALSE(l.address.address.is_v4());
+  const proxy::Listener& l = c.listeners.at(0);
+  EXPECT_EQ(l.port, 80);
+  EXPECT_EQ(l.address, "2001:db8::1");
   ASSERT_EQ(l.rules.size(), 2u);
   EXPECT_EQ(l.rules[0].priority, 5u);
-  EXPECT_EQ(l.rules[0].action.fixed_response->status_code, 503);
-  EXPECT_EQ(l.rules[1].action.forward, "app");
+  EXPECT_EQ(l.rules[0].action.fixed_response.status, 503);
+  EXPECT_EQ(l.rules[1].action.forward.at(0).target_group, "app");
 }
 
 TEST(ControlConfig, ExampleFileLoads) {
@@ -305,21 +305,22 @@ INSTANTIATE_TEST_SUITE_P(
                   "cp.yaml:3: access_keys[1].id: 'ABCDEFGHIJKLMNOP' is used by another access key"},
         ErrorCase{
             "DuplicateRulePriority",
-            "listeners:\n  - name: l\n    address: 10.0.0.1:80\n    rules:\n      - {priority: 1, "
-            "conditions: {path: [/a]}, action: {fixed_response: {status_code: 200}}}\n      - "
-            "{priority: 1, conditions: {path: [/b]}, action: {fixed_response: {status_code: "
-            "200}}}\n    default_action: {fixed_response: {status_code: 404}}\n",
-            "cp.yaml:6: listeners[0].rules[1].priority: 1 is the priority of another rule"},
+            "listeners:\n  - name: l\n    listen: 10.0.0.1:80\n    rules:\n      - {priority: 1, "
+            "conditions: [{path_pattern: [/a]}], action: {fixed_response: {status: 200}}}\n      - "
+            "{name: b, priority: 1, conditions: [{path_pattern: [/b]}], action: {fixed_response: "
+            "{status: 200}}}\n    default_action: {fixed_response: {status: 404}}\n",
+            "cp.yaml: listeners[0].rules[1].priority: 1 is also the priority of "
+            "listeners[0].rules[0]"},
         ErrorCase{"DanglingTargetGroup", replace(kBase, "target_group: web", "target_group: www"),
                   "cp.yaml:12: services[0].target_group: 'www' is not a target group"},
         ErrorCase{"DanglingForward",
-                  "listeners:\n  - name: l\n    address: 10.0.0.1:80\n    default_action: "
+                  "listeners:\n  - name: l\n    listen: 10.0.0.1:80\n    default_action: "
                   "{forward: app}\n",
                   "cp.yaml:4: listeners[0].default_action.forward: 'app' is not a target group"},
         ErrorCase{
             "ForwardToTcpGroup",
             kBase +
-                "listeners:\n  - {name: l, address: 10.0.0.1:80, default_action: {forward: web}}\n",
+                "listeners:\n  - {name: l, listen: 10.0.0.1:80, default_action: {forward: web}}\n",
             "cp.yaml:14: listeners[0].default_action.forward: listeners forward only to http and "
             "https target groups"},
         ErrorCase{"ProtocolMismatch",
@@ -425,14 +426,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "cp.yaml:1: queues.region: 'US East' is not a region like us-east-1"},
         ErrorCase{"TopicSuffixWithoutFifo", "topics:\n  - {name: news.fifo}\n",
                   "cp.yaml:2: topics[0].name: only fifo topics have names ending in .fifo"},
-        ErrorCase{"HttpsListenerNeedsCertificate",
-                  "listeners:\n  - {name: l, address: 10.0.0.1:443, protocol: https, "
-                  "default_action: {fixed_response: {status_code: 404}}}\n",
-                  "cp.yaml:2: listeners[0].certificate: is required"},
-        ErrorCase{
-            "ActionNeedsOne",
-            "listeners:\n  - {name: l, address: 10.0.0.1:80, default_action: {}}\n",
-            "cp.yaml:2: listeners[0].default_action: needs exactly one of forward, fixed_response"},
+        ErrorCase{"ActionNeedsOne",
+                  "listeners:\n  - {name: l, listen: 10.0.0.1:80, default_action: {}}\n",
+                  "cp.yaml:2: listeners[0].default_action: needs exactly one of forward, redirect, "
+                  "fixed_response"},
         ErrorCase{
             "GuePortWithoutGue",
             replace(kBase, "    port: 80\n", "    port: 80\n    gue_port: 7000\n"),
@@ -455,10 +452,10 @@ TEST(ControlConfig, StringsMustBeUtf8) {
         << bad;
   }
   const ControlConfig c = parse(
-      "listeners:\n  - {name: l, address: 127.0.0.1:80, default_action: {fixed_response: "
-      "{status_code: 200, body: \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}}}\n");
+      "listeners:\n  - {name: l, listen: 127.0.0.1:80, default_action: {fixed_response: "
+      "{status: 200, body: \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}}}\n");
   ASSERT_EQ(c.listeners.size(), 1u);
-  EXPECT_EQ(c.listeners[0].default_action.fixed_response->body,
+  EXPECT_EQ(c.listeners[0].default_action.fixed_response.body,
             "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
 }
 
