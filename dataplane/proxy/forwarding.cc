@@ -49,13 +49,19 @@ void add_field(std::string& out, std::string_view name, std::string_view value) 
 }  // namespace
 
 std::string upstream_request(const http::Request& req, const IpAddress& client,
-                             uint16_t listener_port) {
+                             const Listener& listener) {
   std::string out;
   out.reserve(256 + req.body.size());
   out += req.method;
   out += ' ';
   out += req.target;
   out += " HTTP/1.1\r\n";
+  if (req.find("host") == nullptr) {
+    const bool v6 = listener.address.find(':') != std::string::npos;
+    add_field(out, "Host",
+              v6 ? fmt::format("[{}]:{}", listener.address, listener.port)
+                 : fmt::format("{}:{}", listener.address, listener.port));
+  }
   const std::string_view connection = connection_value(req);
   std::string forwarded_for;
   for (size_t i = 0; i < req.header_count; ++i) {
@@ -76,7 +82,7 @@ std::string upstream_request(const http::Request& req, const IpAddress& client,
   forwarded_for += format_ip_address(client);
   add_field(out, "X-Forwarded-For", forwarded_for);
   add_field(out, "X-Forwarded-Proto", "http");
-  add_field(out, "X-Forwarded-Port", std::to_string(listener_port));
+  add_field(out, "X-Forwarded-Port", std::to_string(listener.port));
   if (req.upgrade) {
     const http::Header* upgrade = req.find("upgrade");
     add_field(out, "Connection", "upgrade");

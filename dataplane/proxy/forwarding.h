@@ -14,12 +14,14 @@
 
 #include "http_types.h"
 #include "ip_address.h"
+#include "proxy_types.h"
 #include "response_parser.h"
 
 namespace sluice::proxy {
 
+// A request without Host (HTTP/1.0 allows it) gets the listener's address and port as its Host.
 std::string upstream_request(const http::Request& req, const IpAddress& client,
-                             uint16_t listener_port);
+                             const Listener& listener);
 
 struct ResponseHop {
   bool keep_alive = true;       // the client's connection stays open after this response

@@ -457,8 +457,7 @@ class ProxyCore final : public reactor::Handler {
     }
     const std::string& group_name = action.forward[static_cast<size_t>(g)].target_group;
     s.group = static_cast<int>(runtime_->group_index.at(group_name));
-    s.upstream_request =
-        upstream_request(req, s.source, runtime_->config.listeners[s.listener].port);
+    s.upstream_request = upstream_request(req, s.source, runtime_->config.listeners[s.listener]);
     s.retryable = idempotent(req.method);
     s.phase = ClientState::Phase::kForwarding;
     if (s.timer != 0) {
