@@ -1,6 +1,7 @@
 // The io_uring reactor over loopback TCP with real kernel sockets on the client side: echo with
 // many connections, large transfers through few small buffers (short sends, buffer exhaustion),
-// closing after a reply, peers going away, timers, and HTTP/1.1 with pipelined requests through
+// closing after a reply, peers going away, timers, outbound connections (established, refused,
+// closed while connecting), and HTTP/1.1 with pipelined requests through
 // the parser. Every case runs with multishot operations and provided buffers (where the kernel
 // has them) and with the one-shot fallback.
 #include <arpa/inet.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -236,6 +238,109 @@ TEST_P(ReactorTest, TimersFireAndCancel) {
   r.run_once(20ms);
   EXPECT_EQ(fired, 1);
   EXPECT_EQ(cancelled, 0);
+}
+
+// Runs `r` until `done` holds, for at most five seconds.
+template <class Pred>
+bool eventually_in(Reactor& r, Pred done) {
+  const auto start = Reactor::Clock::now();
+  while (!done() && Reactor::Clock::now() - start < 5s) r.run_once(20ms);
+  return done();
+}
+
+// An outbound connection: sends once connected, collects what comes back, and records how it
+// ended.
+class Client : public Handler {
+ public:
+  void on_open(Connection& c) override {
+    ++opened;
+    c.send("ping");
+  }
+  void on_data(Connection& c) override {
+    received += c.input();
+    c.input().clear();
+  }
+  void on_close(Connection& c) override {
+    ++closed;
+    error = c.connect_error();
+  }
+  int opened = 0, closed = 0, error = 0;
+  std::string received;
+};
+
+sockaddr_storage loopback(uint16_t port) {
+  sockaddr_storage ss{};
+  auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+  a->sin_family = AF_INET;
+  a->sin_port = htons(port);
+  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return ss;
+}
+
+// A port nothing listens on: bound (so no one else takes it) but not listening.
+uint16_t closed_port(int& holder) {
+  holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{.sin_family = AF_INET, .sin_port = 0, .sin_addr = {htonl(INADDR_LOOPBACK)}};
+  socklen_t len = sizeof a;
+  bind(holder, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  getsockname(holder, reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+TEST_P(ReactorTest, OutboundConnectionsReachAListenerOfTheSameReactor) {
+  ReactorOptions options;
+  options.use_multishot = GetParam();
+  Reactor r(options);
+  Echo echo;
+  const int fd = open_listener("127.0.0.1", 0);
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  r.listen(fd, echo);
+  Client client;
+  Connection& c = r.connect(loopback(ntohs(a.sin_port)), client);
+  EXPECT_FALSE(c.connected());
+  EXPECT_TRUE(eventually_in(r, [&] { return client.received.size() >= 4; }));
+  EXPECT_EQ(client.opened, 1);
+  EXPECT_EQ(client.received, "ping");
+  EXPECT_EQ(r.stats().connects, 1u);
+  EXPECT_EQ(r.stats().connect_failures, 0u);
+}
+
+TEST_P(ReactorTest, RefusedConnectsAreReportedOnClose) {
+  ReactorOptions options;
+  options.use_multishot = GetParam();
+  Reactor r(options);
+  int holder = -1;
+  Client client;
+  r.connect(loopback(closed_port(holder)), client);
+  EXPECT_TRUE(eventually_in(r, [&] { return client.closed > 0; }));
+  ::close(holder);
+  EXPECT_EQ(client.opened, 0);
+  EXPECT_EQ(client.closed, 1);
+  EXPECT_EQ(client.error, -ECONNREFUSED);
+  EXPECT_EQ(r.stats().connect_failures, 1u);
+  r.run_once(1ms);
+  EXPECT_EQ(r.connection_count(), 0u);
+}
+
+TEST_P(ReactorTest, ClosingWhileConnectingFreesTheConnection) {
+  ReactorOptions options;
+  options.use_multishot = GetParam();
+  Reactor r(options);
+  Echo echo;
+  const int fd = open_listener("127.0.0.1", 0);
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  r.listen(fd, echo);
+  Client client;
+  Connection& c = r.connect(loopback(ntohs(a.sin_port)), client);
+  r.close(c);  // before the loop ran: the connect is still queued or in flight
+  EXPECT_EQ(client.closed, 1);
+  // The listener's side of it, if the connect got through, is closed by the peer's close.
+  EXPECT_TRUE(eventually_in(r, [&] { return r.connection_count() == 0; }));
+  EXPECT_EQ(client.opened, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, ReactorTest, ::testing::Values(true, false),
