@@ -28,6 +28,8 @@ using http::iequals;
 
 constexpr int kMaxTries = 3;  // a request goes to at most this many targets when connects fail
 constexpr auto kLoopWait = std::chrono::milliseconds(50);
+// Output queued for a peer beyond which the other side's receiving pauses until it drains.
+constexpr size_t kHighWater = 1 << 20;
 
 std::string format_peer(const sockaddr_storage& ss) {
   char buf[INET6_ADDRSTRLEN] = "?";
@@ -185,6 +187,12 @@ class ProxyCore final : public reactor::Handler {
   void on_open(reactor::Connection& conn) override { upstream_connected(conn); }
   void on_data(reactor::Connection& conn) override { upstream_data(conn); }
   void on_close(reactor::Connection& conn) override { upstream_closed(conn); }
+  // A target connection's output (a request body, tunnel bytes) has left: the client may send
+  // more.
+  void on_drained(reactor::Connection& conn) override {
+    auto& u = *static_cast<UpstreamState*>(conn.user);
+    if (u.client != nullptr) reactor_->resume_receive(*u.client->conn);
+  }
 
  private:
   struct ListenerHandler final : reactor::Handler {
@@ -192,6 +200,7 @@ class ProxyCore final : public reactor::Handler {
     void on_open(reactor::Connection& conn) override { core.client_opened(conn, index); }
     void on_data(reactor::Connection& conn) override { core.client_data(conn); }
     void on_close(reactor::Connection& conn) override { core.client_closed(conn); }
+    void on_drained(reactor::Connection& conn) override { core.client_drained(conn); }
     ProxyCore& core;
     size_t index;
   };
@@ -285,12 +294,24 @@ class ProxyCore final : public reactor::Handler {
     reactor_->close(*s.conn);
   }
 
+  // What was queued for the client has left: the target may send more of the response.
+  void client_drained(reactor::Connection& conn) {
+    auto& s = *static_cast<ClientState*>(conn.user);
+    if (s.upstream != nullptr) reactor_->resume_receive(*s.upstream->conn);
+  }
+
+  // Relays bytes to `to`, pausing `from` while `to` has more queued than it should hold.
+  void relay(reactor::Connection& from, reactor::Connection& to, std::string_view bytes) {
+    to.send(bytes);
+    reactor_->flush_later(to);
+    if (to.pending_output() > kHighWater) reactor_->pause_receive(from);
+  }
+
   void client_data(reactor::Connection& conn) {
     auto& s = *static_cast<ClientState*>(conn.user);
     if (s.phase == ClientState::Phase::kTunnel) {
       if (s.upstream != nullptr) {
-        s.upstream->conn->send(conn.input());
-        reactor_->flush_later(*s.upstream->conn);
+        relay(conn, *s.upstream->conn, conn.input());
         arm_client_timer(s, settings_.idle_timeout_s);
       }
       conn.input().clear();
@@ -577,9 +598,8 @@ class ProxyCore final : public reactor::Handler {
     u.got_bytes = true;
     std::string& in = conn.input();
     if (u.tunnel) {
-      s.conn->send(in);
+      relay(conn, *s.conn, in);
       in.clear();
-      reactor_->flush_later(*s.conn);
       arm_client_timer(s, settings_.idle_timeout_s);
       return;
     }
@@ -613,7 +633,7 @@ class ProxyCore final : public reactor::Handler {
           upstream_failed(u, 502, "TargetResponseError");
           return;
         }
-        s.conn->send(std::string_view(in).substr(0, n));
+        relay(conn, *s.conn, std::string_view(in).substr(0, n));
         s.sent_bytes += n;
         in.erase(0, n);
         arm_response_timer(u);
@@ -707,6 +727,8 @@ class ProxyCore final : public reactor::Handler {
 
   bool park(UpstreamState& u) {
     if (!target_in_runtime(u.key)) return false;
+    // An idle connection must notice its target closing it.
+    reactor_->resume_receive(*u.conn);
     std::vector<UpstreamState*>& idle = pool_[u.key];
     if (idle.size() >= settings_.max_idle_per_target) return false;
     idle.push_back(&u);

@@ -474,7 +474,7 @@ void Reactor::on_connect(Connection& c, const io_uring_cqe& cqe) {
   }
   handlers_.at(c.id_)->on_open(c);
   if (c.closed) return;
-  arm_recv(c);
+  if (!c.paused_) arm_recv(c);
   dirty_.push_back(&c);
 }
 
@@ -489,10 +489,15 @@ void Reactor::on_recv(Connection& c, const io_uring_cqe& cqe) {
     return;
   }
   ++stats_.recv_completions;
+  if (cqe.res == -ECANCELED) {
+    // Stopped by pause_receive; resumed since, it is armed again.
+    if (!c.recv_armed && !c.paused_) arm_recv(c);
+    return;
+  }
   if (cqe.res == -ENOBUFS) {
     // Every provided buffer is in use: try again once some are back.
     ++stats_.buffer_exhausted;
-    if (!c.recv_armed) arm_recv(c);
+    if (!c.recv_armed && !c.paused_) arm_recv(c);
     return;
   }
   if (cqe.res <= 0) {
@@ -509,7 +514,24 @@ void Reactor::on_recv(Connection& c, const io_uring_cqe& cqe) {
   }
   stats_.bytes_in += n;
   deliver(c);
-  if (!c.closed && !c.closing_ && !c.recv_armed) arm_recv(c);
+  if (!c.closed && !c.closing_ && !c.recv_armed && !c.paused_) arm_recv(c);
+}
+
+void Reactor::pause_receive(Connection& c) {
+  if (c.paused_ || c.closed) return;
+  c.paused_ = true;
+  if (c.recv_armed && features_.multishot_recv) {
+    // A multishot receive stays armed until cancelled; a one-shot one is simply not re-armed.
+    io_uring_sqe* s = sqe();
+    io_uring_prep_cancel64(s, tag(static_cast<uint8_t>(Op::kRecv), c.id_), 0);
+    io_uring_sqe_set_data64(s, tag(static_cast<uint8_t>(Op::kCancel), c.id_));
+  }
+}
+
+void Reactor::resume_receive(Connection& c) {
+  if (!c.paused_) return;
+  c.paused_ = false;
+  if (!c.closed && !c.closing_ && !c.recv_armed && !c.connecting_) arm_recv(c);
 }
 
 void Reactor::deliver(Connection& c) {
@@ -538,6 +560,7 @@ void Reactor::on_send(Connection& c, const io_uring_cqe& cqe) {
     c.out_.insert(0, c.sending_);
     c.sending_.clear();
   }
+  if (c.out_.empty()) handlers_.at(c.id_)->on_drained(c);
   dirty_.push_back(&c);
 }
 

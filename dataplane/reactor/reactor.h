@@ -52,6 +52,8 @@ class Connection {
   // Queues bytes to send; they leave at the end of the loop pass, in order.
   void send(std::string_view data) { out_.append(data); }
   std::string& output() { return out_; }
+  // Bytes queued or handed to the kernel and not yet sent.
+  size_t pending_output() const { return out_.size() + sending_.size(); }
   // Closes once the queued output is sent; no more input is delivered.
   void close_after_send() { closing_ = true; }
   bool closing() const { return closing_; }
@@ -74,6 +76,7 @@ class Connection {
   bool closing_ = false;
   bool closed = false;
   bool connecting_ = false;
+  bool paused_ = false;
   int connect_error_ = 0;
   uint32_t ops_in_flight = 0;
   std::vector<char> own_buffer;  // one-shot receives without provided buffers
@@ -86,6 +89,8 @@ class Handler {
   virtual void on_data(Connection& conn) = 0;
   // The peer closed or the connection failed; `conn` is gone after this returns.
   virtual void on_close(Connection&) {}
+  // Everything queued on `conn` has been sent.
+  virtual void on_drained(Connection&) {}
 
  protected:
   ~Handler() = default;
@@ -121,6 +126,10 @@ class Reactor {
   Connection& connect(const sockaddr_storage& to, Handler& handler);
   // Closes `c` now, whatever is queued or in flight on it; on_close runs before this returns.
   void close(Connection& c) { shut(c); }
+  // Back-pressure: stops receiving on `c` (bytes already on their way are still delivered) until
+  // resume_receive; the kernel's socket buffer then fills and TCP slows the peer down.
+  void pause_receive(Connection& c);
+  void resume_receive(Connection& c);
   // Runs `on_readable` in the loop each time `fd` (not owned) becomes readable; it must consume
   // what made it readable (an eventfd's count, say), or it is called again at once.
   void watch(int fd, std::function<void()> on_readable);
