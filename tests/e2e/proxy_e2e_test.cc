@@ -105,7 +105,7 @@ proxy:
          access_log.string() + R"(
 listeners:
   - name: web
-    listen: 10.99.0.1:0
+    listen: 10.99.0.1:8080
     rules:
       - {priority: 10, conditions: [{host_header: ["a.example", "*.b.example"]}], action: {forward: g0}}
       - {priority: 20, conditions: [{path_pattern: ["/p1/*", "/p?x"]}], action: {forward: g1}}
@@ -149,10 +149,10 @@ target_groups:
 )";
 }
 
-// Responses printed by curl with -w '@@%{http_code}\n' after each body: (body, status) pairs.
+// Responses printed by curl with -w '~~%{http_code}\n' after each body: (body, status) pairs.
 // Status 0 is a transfer curl could not complete.
 std::vector<std::pair<std::string, int>> parse_responses(const std::string& output) {
-  static const std::regex kMarker("@@([0-9]{3})\n");
+  static const std::regex kMarker("~~([0-9]{3})\n");
   std::vector<std::pair<std::string, int>> out;
   size_t from = 0;
   for (auto it = std::sregex_iterator(output.begin(), output.end(), kMarker);
@@ -375,7 +375,7 @@ class ProxyE2E : public ::testing::Test {
   // curl in the client namespace; `args` is shell text.
   static CommandResult curl(const std::string& args, std::chrono::milliseconds timeout = 30s) {
     return topology_->run_in(topology_->client_ns(),
-                             "curl -sS --max-time 20 -w '@@%{http_code}\\n' " + args, timeout);
+                             "curl -sS --max-time 20 -w '~~%{http_code}\\n' " + args, timeout);
   }
 
   // One response: (body, status); status 0 when curl printed none.
@@ -393,7 +393,7 @@ class ProxyE2E : public ::testing::Test {
                                                        const std::string& extra = "") {
     const std::string out = (topology_->run_dir() / "load").string();
     std::string cmd = "rm -f " + out + ".*; for k in $(seq " + std::to_string(processes) +
-                      "); do curl -sS --max-time 120 -w '@@%{http_code}\\n' " + extra + " '" +
+                      "); do curl -sS --max-time 120 -w '~~%{http_code}\\n' " + extra + " '" +
                       url(path) + "[1-" + std::to_string(per_process) + "]' > " + out +
                       ".$k 2>&1 & done; wait; cat " + out + ".*";
     return parse_responses(topology_->run_in(topology_->client_ns(), cmd, 150s).output);
@@ -413,11 +413,20 @@ class ProxyE2E : public ::testing::Test {
     return s;
   }
 
-  static void kill_nginx(int i) {
+  // SIGKILL to nginx's worker and master; the master is stopped first so that it cannot start a
+  // new worker in between. True once nothing runs in the backend's namespace.
+  static bool kill_nginx(int i) {
     const std::string pid = std::to_string(nginx_[i]->pid());
+    nginx_[i]->signal(SIGSTOP);
     run_command({"pkill", "-KILL", "-P", pid}, 5s);
     nginx_[i]->signal(SIGKILL);
     nginx_[i]->wait(5s);
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      if (run_command({"ip", "netns", "pids", topology_->backend_ns(i)}, 5s).output.empty())
+        return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
   }
 
   static inline std::optional<std::string> skip_reason_;
@@ -452,7 +461,7 @@ TEST_F(ProxyE2E, RoutesByEveryConditionKind) {
   const CommandResult fixed = curl("-D - " + url("/fixed"));
   EXPECT_NE(fixed.output.find("HTTP/1.1 418"), std::string::npos) << fixed.output;
   EXPECT_NE(fixed.output.find("Content-Type: application/json"), std::string::npos) << fixed.output;
-  EXPECT_NE(fixed.output.find("\r\n\r\n{\"teapot\": true}@@418"), std::string::npos)
+  EXPECT_NE(fixed.output.find("\r\n\r\n{\"teapot\": true}~~418"), std::string::npos)
       << fixed.output;
 
   const CommandResult redirect = curl("-D - -o /dev/null '" + url("/redir/a/b?x=1") + "'");
@@ -478,7 +487,8 @@ TEST_F(ProxyE2E, StickinessCookieKeepsAClientOnOneTarget) {
   std::smatch m;
   ASSERT_TRUE(std::regex_search(first.output, m, kCookie)) << first.output;
   const std::string cookie = m[1];
-  const auto first_response = parse_responses(first.output.substr(first.output.find("\r\n\r\n")));
+  const auto first_response =
+      parse_responses(first.output.substr(first.output.find("\r\n\r\n") + 4));
   ASSERT_EQ(first_response.size(), 1u) << first.output;
   const std::string target = first_response[0].first;
 
@@ -486,7 +496,7 @@ TEST_F(ProxyE2E, StickinessCookieKeepsAClientOnOneTarget) {
   const auto counts = count_bodies(with_cookie);
   EXPECT_EQ(counts, (std::map<std::string, int>{{target, 50}})) << describe(counts);
 
-  const auto without = count_bodies(load("/sticky/", 4, 10));
+  auto without = count_bodies(load("/sticky/", 4, 10));
   EXPECT_EQ(without.size(), 2u) << describe(without);
   EXPECT_GT(without["backend-2"], 0) << describe(without);
   EXPECT_GT(without["backend-3"], 0) << describe(without);
@@ -610,7 +620,7 @@ TEST_F(ProxyE2E, KilledTargetFailsOnlyRequestsInFlight) {
   for (int k = 0; k < 4; ++k) {
     loads.push_back(topology_->spawn_in(
         topology_->client_ns(),
-        {"curl", "-sS", "--max-time", "120", "-w", "@@%{http_code}\n", url("/kill/[1-4000]")},
+        {"curl", "-sS", "--max-time", "120", "-w", "~~%{http_code}\n", url("/kill/[1-4000]")},
         "kill-load-" + std::to_string(k)));
   }
   // Kill once the load is well under way on every connection.
@@ -622,7 +632,7 @@ TEST_F(ProxyE2E, KilledTargetFailsOnlyRequestsInFlight) {
     std::this_thread::sleep_for(20ms);
   }
   ASSERT_GE(before, 500u) << loads[0].output().substr(0, 2000);
-  kill_nginx(3);
+  ASSERT_TRUE(kill_nginx(3)) << "nginx in backend 3 survived SIGKILL";
   std::map<std::string, int> counts;
   size_t after_kill = 0;
   for (auto& l : loads) {
