@@ -353,7 +353,8 @@ Rule parse_rule(const YamlField& f) {
   return r;
 }
 
-// "HOST:PORT" with an IP address for HOST (an IPv6 one in brackets) and a port of 1 - 65535.
+// "HOST:PORT" with an IP address for HOST (an IPv6 one in brackets) and a port of 0 - 65535
+// (0: the kernel picks a free port when the proxy starts, which it prints).
 void parse_listen(const YamlField& f, Listener& listener) {
   const std::string text = f.str();
   auto bad = [&]() {
@@ -373,7 +374,7 @@ void parse_listen(const YamlField& f, Listener& listener) {
   if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
     bad();
   const unsigned value = static_cast<unsigned>(std::stoul(port));
-  if (value < 1 || value > 65535) f.fail("port " + port + " is not between 1 and 65535");
+  if (value > 65535) f.fail("port " + port + " is not between 0 and 65535");
   listener.address = format_ip_address(*address);
   listener.port = static_cast<uint16_t>(value);
 }
@@ -524,7 +525,7 @@ void validate_proxy_config(ProxyConfig& config) {
     const std::string key = "listeners[" + std::to_string(i) + "]";
     for (size_t j = 0; j < i; ++j) {
       const Listener& other = config.listeners[j];
-      if (other.address == l.address && other.port == l.port) {
+      if (other.address == l.address && other.port == l.port && l.port != 0) {
         throw ConfigError(key + ".listen: " + listen_text(l) +
                           " is also the address of listeners[" + std::to_string(j) + "] (" +
                           other.name + ")");

@@ -405,10 +405,8 @@ TEST(ProxyConfig, RangeErrorsNameTheKeyAndLine) {
       {"listeners:\n  - name: web\n    listen: \"::1:80\"\n",
        "t.yaml:3: listeners[0].listen: '::1:80' is not ADDRESS:PORT (e.g. 127.0.0.1:8080 or "
        "[::1]:8080)"},
-      {"listeners:\n  - name: web\n    listen: \"[::1]:0\"\n",
-       "t.yaml:3: listeners[0].listen: port 0 is not between 1 and 65535"},
       {"listeners:\n  - name: web\n    listen: 127.0.0.1:65536\n",
-       "t.yaml:3: listeners[0].listen: port 65536 is not between 1 and 65535"},
+       "t.yaml:3: listeners[0].listen: port 65536 is not between 0 and 65535"},
       {"listeners:\n  - name: web\n", "t.yaml:2: listeners[0].listen: is required"},
       {"listeners:\n  - name: -web\n    listen: 127.0.0.1:80\n",
        "t.yaml:2: listeners[0].name: '-web' is not a name (1 to 32 letters, digits and hyphens, "
