@@ -17,6 +17,7 @@
 #include "request_parser.h"
 #include "response_writer.h"
 #include "sigv4.h"
+#include "sns_actions.h"
 #include "sqs_actions.h"
 #include "thread_affinity.h"
 
@@ -77,10 +78,11 @@ using Clock = std::chrono::steady_clock;
 // shards it runs itself.
 class ApiCore final : public reactor::Handler {
  public:
-  ApiCore(const ApiConfig& config, queue::ShardSet& shards, uint32_t source,
-          std::vector<uint32_t> own_shards, Doorbell& doorbell)
+  ApiCore(const ApiConfig& config, queue::ShardSet& shards, sns::TopicRegistry& topics,
+          uint32_t source, std::vector<uint32_t> own_shards, Doorbell& doorbell)
       : config_(config),
         shards_(shards),
+        topics_(topics),
         source_(source),
         own_shards_(std::move(own_shards)),
         doorbell_(doorbell),
@@ -171,6 +173,7 @@ class ApiCore final : public reactor::Handler {
     std::string queue;  // the one its shard runs it for
     std::vector<ActionCall*> calls;
     size_t waiting = 0;
+    std::optional<sqs::Reply> sns_reply;  // a publish's answer, once its sends are taken
     bool http10 = false;
     bool receiving = false;  // part of a request is in
     Clock::time_point request_since = Clock::now(), idle_since = Clock::now();
@@ -178,7 +181,7 @@ class ApiCore final : public reactor::Handler {
 
   static sigv4::Options verifier_options(const ApiConfig& config) {
     sigv4::Options o;
-    o.services = {"sqs"};
+    o.services = {"sqs", "sns"};
     o.secret_for = [keys = config.access_keys](std::string_view id) -> std::optional<std::string> {
       for (const auto& k : keys) {
         if (k.id == id) return k.secret;
@@ -278,6 +281,18 @@ class ApiCore final : public reactor::Handler {
       }
       sender = auth.access_key_id;
     }
+    const std::string_view host = req.host.empty() ? std::string_view(listen_host_) : req.host;
+    if (req.method == "GET" &&
+        req.path == "/" + std::string(sns::MessageSigner::kCertificatePath)) {
+      answer(
+          s,
+          {200, {{"Content-Type", "application/x-pem-file"}}, topics_.signer().certificate_pem()});
+      return;
+    }
+    if (sns::is_sns_request(req)) {
+      handle_sns(s, req, host);
+      return;
+    }
     sqs::Decoded decoded = sqs::decode(req);
     s.context.protocol = decoded.protocol;
     if (decoded.error) {
@@ -289,10 +304,38 @@ class ApiCore final : public reactor::Handler {
       answer_error(s, decoded.protocol, *wrong);
       return;
     }
-    const std::string_view host = req.host.empty() ? std::string_view(listen_host_) : req.host;
     s.context.url_prefix = fmt::format("http://{}/{}/", host, config_.account_id);
     s.context.sender_id = std::move(sender);
     dispatch(s);
+  }
+
+  // An SNS request: run on the topic registry here; a publish's copies for queue subscriptions
+  // go to the queues' shards as SendMessage calls, and the publish is answered once all are in.
+  void handle_sns(ConnState& s, const http::Request& req, std::string_view host) {
+    sns::Decoded decoded = sns::decode(req);
+    if (decoded.error) {
+      const sns::Reply reply = sns::encode_error(*decoded.error, s.context.request_id);
+      answer(s, {reply.status, reply.headers, reply.body});
+      return;
+    }
+    sns::Outcome outcome =
+        sns::run(topics_, *decoded.request, fmt::format("http://{}/", host), s.context.request_id);
+    sqs::Reply reply{outcome.reply.status, std::move(outcome.reply.headers),
+                     std::move(outcome.reply.body)};
+    if (outcome.sends.empty()) {
+      answer(s, reply);
+      return;
+    }
+    s.sns_reply = std::move(reply);
+    s.request_action = sqs::Action::kSendMessage;
+    s.context.protocol = sqs::Protocol::kQuery;
+    s.context.url_prefix = fmt::format("http://{}/{}/", host, config_.account_id);
+    s.context.sender_id = config_.account_id;
+    for (sqs::Request& send : outcome.sends) {
+      const std::string queue = sqs::owning_queue(send);
+      s.request = std::move(send);
+      submit(make_call(s, ActionCall::Part::kWhole), shards_.shard_of(queue));
+    }
   }
 
   void dispatch(ConnState& s) {
@@ -390,7 +433,9 @@ class ApiCore final : public reactor::Handler {
 
   void finish(ConnState& s) {
     if (s.conn != nullptr) {
-      if (s.calls.front()->part == ActionCall::Part::kWhole) {
+      if (s.sns_reply) {
+        answer(s, *s.sns_reply);
+      } else if (s.calls.front()->part == ActionCall::Part::kWhole) {
         answer(s, s.calls.front()->reply);
       } else {
         answer(s, sqs::merge_list_parts(s.request, s.context, s.calls));
@@ -398,6 +443,7 @@ class ApiCore final : public reactor::Handler {
     }
     free_calls_.insert(free_calls_.end(), s.calls.begin(), s.calls.end());
     s.calls.clear();
+    s.sns_reply.reset();
     if (s.conn == nullptr) {
       states_.erase(&s);
       return;
@@ -412,6 +458,7 @@ class ApiCore final : public reactor::Handler {
 
   const ApiConfig& config_;
   queue::ShardSet& shards_;
+  sns::TopicRegistry& topics_;
   const uint32_t source_;
   const std::vector<uint32_t> own_shards_;
   Doorbell& doorbell_;
@@ -453,6 +500,7 @@ void QueueService::start() {
   std::string error;
   shards_ = queue::ShardSet::open(sc, clock_, &error);
   if (!shards_) throw std::runtime_error("queues.directory: " + error);
+  topics_ = std::make_unique<sns::TopicRegistry>(api_.region, api_.account_id, queues_.directory);
   declare_queues();
 
   // Every core has a listener of its own on the same port (SO_REUSEPORT): the kernel spreads
@@ -493,7 +541,8 @@ void QueueService::run_core(size_t index, int listen_fd) {
        shard += static_cast<uint32_t>(doorbells_.size())) {
     own.push_back(shard);
   }
-  ApiCore core(api_, *shards_, static_cast<uint32_t>(index), std::move(own), *doorbells_[index]);
+  ApiCore core(api_, *shards_, *topics_, static_cast<uint32_t>(index), std::move(own),
+               *doorbells_[index]);
   try {
     core.run(listen_fd, running_);
   } catch (const std::exception& e) {

@@ -4,6 +4,10 @@
 // the shard that owns the queue, on this core or another; the shard runs it and sends back the
 // encoded reply, which the core writes out. A connection's requests are answered in order: the
 // next pipelined request is taken once the previous one is answered.
+//
+// SNS requests (the query protocol with an SNS Action) are served on the same endpoint: the core
+// runs them on the topic registry, and a publish's copies for queue subscriptions travel to the
+// queues' shards as SendMessage calls; the publish is answered once every copy is taken.
 #pragma once
 
 #include <atomic>
@@ -17,6 +21,7 @@
 #include "clock.h"
 #include "service_config.h"
 #include "shard_set.h"
+#include "sns_topics.h"
 
 namespace sluice::api {
 
@@ -48,6 +53,7 @@ class QueueService {
   QueuesConfig queues_;
   queue::SystemClock clock_;
   std::unique_ptr<queue::ShardSet> shards_;
+  std::unique_ptr<sns::TopicRegistry> topics_;        // SNS topics on the same endpoint
   std::vector<std::unique_ptr<Doorbell>> doorbells_;  // one per core
   std::vector<std::thread> threads_;
   std::atomic<bool> running_{false};

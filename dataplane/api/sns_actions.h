@@ -1,0 +1,31 @@
+// The SNS actions on the queue service's endpoint: a decoded SNS request is run against the
+// topic registry, and a publish becomes one SendMessage per matching queue subscription, which
+// the service core sends to the shards that own those queues and answers only once every one of
+// them has taken its copy (durably, for durable queues).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http_types.h"
+#include "sns_codec.h"
+#include "sns_topics.h"
+#include "sqs_codec.h"
+
+namespace sluice::api::sns {
+
+// Whether `request` is a query-protocol request whose Action is an SNS action.
+bool is_sns_request(const http::Request& request);
+
+struct Outcome {
+  Reply reply;                      // to answer once every send has been taken
+  std::vector<sqs::Request> sends;  // SendMessage requests for the queue subscriptions
+};
+
+// Runs `request`. `url_prefix` is "http://HOST/" of the endpoint (for the envelope's URLs).
+Outcome run(TopicRegistry& registry, const Request& request, std::string_view url_prefix,
+            std::string_view request_id);
+
+}  // namespace sluice::api::sns
