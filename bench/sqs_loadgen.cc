@@ -1,12 +1,17 @@
-// sqs-loadgen: load for bench/sqs-vs-beanstalkd against a server on loopback, either an SQS
-// endpoint (AWS JSON 1.0, authentication off) or beanstalkd (its text protocol), over kept-alive
-// connections, one thread and one blocking socket each.
+// sqs-loadgen: load for bench/sqs-vs-beanstalkd and bench/sns-fanout against a server on
+// loopback, either an SQS/SNS endpoint (AWS JSON 1.0 for SQS, the query protocol for SNS,
+// authentication off) or beanstalkd (its text protocol), over kept-alive connections, one thread
+// and one blocking socket each.
 //
 //   pipeline      every connection loops: send 10 messages, receive up to 10, delete what it got
 //                 (SendMessageBatch, ReceiveMessage with WaitTimeSeconds 0, DeleteMessageBatch; or
 //                 put x10, reserve-with-timeout 0 x10, delete x10). With --depth D, D such batches
 //                 of each step are written before their replies are read.
 //   send-latency  one connection, one SendMessage (put) at a time: latency percentiles.
+//   publish       every connection loops SNS Publish to --topic-arn (form bodies; --depth D
+//                 publishes written before their replies are read), with the --message-attribute
+//                 NAME=VALUE given, VALUE suffixed 0 .. N-1 in turn with --vary N.
+//   publish-latency  one connection, one Publish at a time: latency percentiles.
 //
 // It prints one JSON line of results. This is a load generator, not a client library: replies are
 // checked for their status and scanned for the few members it needs (message ids, receipt
@@ -21,6 +26,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -62,6 +68,10 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> attributes;
   pid_t server_pid = 0;
   bool moto = false;
+  bool publish = false;
+  std::string topic_arn;
+  std::vector<std::pair<std::string, std::string>> message_attributes;
+  int vary = 0;
 };
 
 // A blocking TCP connection with a read buffer. Views returned by the reading calls stay valid
@@ -398,6 +408,78 @@ class SqsClient {
   std::vector<size_t> entries_;  // of each delete batch in deletes_
 };
 
+// A query-protocol form value: unreserved characters as they are, everything else %XX.
+std::string form_encode(std::string_view text) {
+  std::string out;
+  for (unsigned char ch : text) {
+    if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      char hex[4];
+      snprintf(hex, sizeof hex, "%%%02X", ch);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+// SNS Publish over the query protocol. With --vary N, the requests for the N attribute values are
+// made once and written in turn.
+class PublishClient {
+ public:
+  explicit PublishClient(const Options& options) : options_(options), conn_(options) {
+    const std::string prefix =
+        "Action=Publish&Version=2010-03-31&TopicArn=" + form_encode(options.topic_arn) +
+        "&Message=" + std::string(options.size, 'x');
+    for (int v = 0; v < std::max(options.vary, 1); ++v) {
+      std::string body = prefix;
+      for (size_t i = 0; i < options.message_attributes.size(); ++i) {
+        const auto& [name, value] = options.message_attributes[i];
+        const std::string entry = "&MessageAttributes.entry." + std::to_string(i + 1);
+        body +=
+            entry + ".Name=" + form_encode(name) + entry + ".Value.DataType=String" + entry +
+            ".Value.StringValue=" + form_encode(options.vary ? value + std::to_string(v) : value);
+      }
+      requests_.push_back("POST / HTTP/1.1\r\nHost: " + options.host +
+                          "\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                          "Content-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body);
+    }
+  }
+
+  void pipeline_round(Counters& c) {
+    batch_.clear();
+    for (int i = 0; i < options_.depth; ++i) batch_ += next();
+    conn_.write_all(batch_);
+    for (int i = 0; i < options_.depth; ++i) expect_published(conn_.http_reply());
+    Counters::add(c.sent, static_cast<uint64_t>(options_.depth));
+  }
+
+  void send_one() {
+    conn_.write_all(next());
+    expect_published(conn_.http_reply());
+  }
+
+ private:
+  const std::string& next() {
+    const std::string& r = requests_[turn_];
+    turn_ = (turn_ + 1) % requests_.size();
+    return r;
+  }
+
+  static void expect_published(const Connection::HttpReply& reply) {
+    if (reply.status != 200 || reply.body.find("<MessageId>") == std::string_view::npos) {
+      fail("Publish: HTTP " + std::to_string(reply.status) + " " + std::string(reply.body));
+    }
+  }
+
+  const Options& options_;
+  Connection conn_;
+  std::vector<std::string> requests_;
+  size_t turn_ = 0;
+  std::string batch_;
+};
+
 class BeanstalkClient {
  public:
   explicit BeanstalkClient(const Options& options) : options_(options), conn_(options) {
@@ -512,11 +594,16 @@ void sleep_for(double seconds) {
 }
 
 [[noreturn]] void usage() {
-  fprintf(stderr,
-          "usage: sqs-loadgen --server sqs|beanstalkd --address 127.0.0.1:PORT\n"
-          "         [--workload pipeline|send-latency] [-c CONNECTIONS] [--depth D] [-s BYTES]\n"
-          "         [-d SECONDS] [--warmup SECONDS] [--queue NAME] [--attribute NAME=VALUE]...\n"
-          "         [--server-pid PID] [--moto]\n");
+  fprintf(
+      stderr,
+      "usage: sqs-loadgen --server sqs|beanstalkd --address 127.0.0.1:PORT\n"
+      "         [--workload pipeline|send-latency] [-c CONNECTIONS] [--depth D] [-s BYTES]\n"
+      "         [-d SECONDS] [--warmup SECONDS] [--queue NAME] [--attribute NAME=VALUE]...\n"
+      "         [--server-pid PID] [--moto]\n"
+      "       sqs-loadgen --server sqs --address 127.0.0.1:PORT --workload "
+      "publish|publish-latency\n"
+      "         --topic-arn ARN [--message-attribute NAME=VALUE]... [--vary N] [-c CONNECTIONS]\n"
+      "         [--depth D] [-s BYTES] [-d SECONDS] [--warmup SECONDS] [--server-pid PID]\n");
   exit(2);
 }
 
@@ -536,6 +623,9 @@ Options parse(int argc, char** argv) {
       {"attribute", required_argument, nullptr, 'A'},
       {"server-pid", required_argument, nullptr, 'P'},
       {"moto", no_argument, nullptr, 'M'},
+      {"topic-arn", required_argument, nullptr, 'T'},
+      {"message-attribute", required_argument, nullptr, 'm'},
+      {"vary", required_argument, nullptr, 'V'},
       {nullptr, 0, nullptr, 0},
   };
   int opt;
@@ -550,6 +640,10 @@ Options parse(int argc, char** argv) {
       case 'w':
         if (std::string_view(optarg) == "send-latency") {
           o.latency = true;
+        } else if (std::string_view(optarg) == "publish") {
+          o.publish = true;
+        } else if (std::string_view(optarg) == "publish-latency") {
+          o.publish = o.latency = true;
         } else if (std::string_view(optarg) != "pipeline") {
           usage();
         }
@@ -585,6 +679,19 @@ Options parse(int argc, char** argv) {
       case 'M':
         o.moto = true;
         break;
+      case 'T':
+        o.topic_arn = optarg;
+        break;
+      case 'm': {
+        std::string_view a(optarg);
+        size_t eq = a.find('=');
+        if (eq == std::string_view::npos || eq == 0) usage();
+        o.message_attributes.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+        break;
+      }
+      case 'V':
+        o.vary = atoi(optarg);
+        break;
       default:
         usage();
     }
@@ -595,6 +702,8 @@ Options parse(int argc, char** argv) {
     usage();
   }
   if (o.connections < 1 || o.depth < 1 || o.size < 1 || o.duration <= 0 || o.warmup < 0) usage();
+  if (o.publish != !o.topic_arn.empty() || o.vary < 0) usage();
+  if (o.publish && o.beanstalkd) fail("publish is an SNS workload: --server sqs");
   // Names and values go into JSON and the job as they are: keep them plain.
   auto plain = [](std::string_view s) {
     return std::all_of(s.begin(), s.end(),
@@ -621,6 +730,8 @@ std::vector<std::unique_ptr<Client>> connect_all(const Options& o, int n,
   for (int i = 0; i < n; ++i) {
     if constexpr (std::is_same_v<Client, SqsClient>) {
       clients.push_back(std::make_unique<Client>(o, queue_url));
+    } else if constexpr (std::is_same_v<Client, PublishClient>) {
+      clients.push_back(std::make_unique<Client>(o));
     } else {
       clients.push_back(std::make_unique<Client>(o));
     }
@@ -632,7 +743,7 @@ template <typename Client>
 int run(const Options& o) {
   std::string queue_url;
   if constexpr (std::is_same_v<Client, SqsClient>) queue_url = SqsClient::create_queue(o);
-  const char* server = o.beanstalkd ? "beanstalkd" : "sqs";
+  const char* server = o.beanstalkd ? "beanstalkd" : o.publish ? "sns" : "sqs";
 
   if (o.latency) {
     auto clients = connect_all<Client>(o, 1, queue_url);
@@ -662,9 +773,10 @@ int run(const Options& o) {
     for (int64_t v : ns) mean += static_cast<double>(v);
     mean /= static_cast<double>(ns.size()) * 1000;
     printf(
-        "{\"server\":\"%s\",\"workload\":\"send-latency\",\"size\":%zu,\"samples\":%zu,"
+        "{\"server\":\"%s\",\"workload\":\"%s\",\"size\":%zu,\"samples\":%zu,"
         "\"mean_us\":%.2f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p99.9_us\":%.2f,\"max_us\":%.2f}\n",
-        server, o.size, ns.size(), mean, pct(50), pct(99), pct(99.9), pct(100));
+        server, o.publish ? "publish-latency" : "send-latency", o.size, ns.size(), mean, pct(50),
+        pct(99), pct(99.9), pct(100));
     return 0;
   }
 
@@ -685,6 +797,20 @@ int run(const Options& o) {
 
   double seconds = std::chrono::duration<double>(b.at - a.at).count();
   auto rate = [&](uint64_t x, uint64_t y) { return static_cast<double>(y - x) / seconds; };
+  if (o.publish) {
+    // Every publish of the run, warm-up and the rounds finished after the window included, so
+    // that the deliveries the queues hold can be set against it.
+    Snapshot end = snapshot(o, counters);
+    printf(
+        "{\"server\":\"sns\",\"workload\":\"publish\",\"connections\":%d,\"depth\":%d,"
+        "\"size\":%zu,\"seconds\":%.3f,\"published_per_s\":%.0f,\"published_total\":%llu,"
+        "\"server_cpu_share\":%.4f,\"client_cpu_share\":%.4f}\n",
+        o.connections, o.depth, o.size, seconds, rate(a.sent, b.sent),
+        static_cast<unsigned long long>(end.sent),
+        o.server_pid ? (b.server_cpu - a.server_cpu) / seconds : 0.0,
+        (b.client_cpu - a.client_cpu) / seconds);
+    return 0;
+  }
   printf(
       "{\"server\":\"%s\",\"workload\":\"pipeline\",\"connections\":%d,\"depth\":%d,"
       "\"size\":%zu,\"seconds\":%.3f,\"sent_per_s\":%.0f,\"received_per_s\":%.0f,"
@@ -702,5 +828,6 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
-  return o.beanstalkd ? run<BeanstalkClient>(o) : run<SqsClient>(o);
+  if (o.beanstalkd) return run<BeanstalkClient>(o);
+  return o.publish ? run<PublishClient>(o) : run<SqsClient>(o);
 }
