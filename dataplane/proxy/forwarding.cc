@@ -48,7 +48,7 @@ void add_field(std::string& out, std::string_view name, std::string_view value) 
 
 }  // namespace
 
-std::string upstream_request(const http::Request& req, const IpAddress& client,
+std::string upstream_request(const http::Request& req, std::string_view client,
                              const Listener& listener) {
   std::string out;
   out.reserve(256 + req.body.size());
@@ -79,7 +79,7 @@ std::string upstream_request(const http::Request& req, const IpAddress& client,
     add_field(out, h.name, h.value);
   }
   if (!forwarded_for.empty()) forwarded_for += ", ";
-  forwarded_for += format_ip_address(client);
+  forwarded_for += client;
   add_field(out, "X-Forwarded-For", forwarded_for);
   add_field(out, "X-Forwarded-Proto", "http");
   add_field(out, "X-Forwarded-Port", std::to_string(listener.port));

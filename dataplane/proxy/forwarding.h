@@ -20,7 +20,8 @@
 namespace sluice::proxy {
 
 // A request without Host (HTTP/1.0 allows it) gets the listener's address and port as its Host.
-std::string upstream_request(const http::Request& req, const IpAddress& client,
+// `client`: the client's address as text, appended to X-Forwarded-For.
+std::string upstream_request(const http::Request& req, std::string_view client,
                              const Listener& listener);
 
 struct ResponseHop {

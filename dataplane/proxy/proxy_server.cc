@@ -106,6 +106,7 @@ struct ClientState {
   size_t listener = 0;
   std::string peer;  // address:port
   IpAddress source;
+  std::string source_text;  // the address alone, for X-Forwarded-For
   http::RequestParser parser;
   Phase phase = Phase::kRequest;
   uint64_t timer = 0;  // idle or request timeout, client side
@@ -259,6 +260,7 @@ class ProxyCore final : public reactor::Handler {
     state->listener = listener;
     state->peer = format_peer(conn.peer());
     state->source = peer_address(conn.peer());
+    state->source_text = format_ip_address(state->source);
     state->parser = http::RequestParser(limits_);
     conn.user = state.get();
     ClientState* s = state.get();
@@ -478,7 +480,8 @@ class ProxyCore final : public reactor::Handler {
     }
     const std::string& group_name = action.forward[static_cast<size_t>(g)].target_group;
     s.group = static_cast<int>(runtime_->group_index.at(group_name));
-    s.upstream_request = upstream_request(req, s.source, runtime_->config.listeners[s.listener]);
+    s.upstream_request =
+        upstream_request(req, s.source_text, runtime_->config.listeners[s.listener]);
     s.retryable = idempotent(req.method);
     s.phase = ClientState::Phase::kForwarding;
     if (s.timer != 0) {

@@ -140,8 +140,9 @@ class Reactor {
   // One pass: submits what is queued, waits up to `max_wait` for completions (or the next timer),
   // handles them, runs due timers, and flushes output.
   void run_once(Clock::duration max_wait);
-  // Output queued on `c` outside on_data (an answer that arrived from elsewhere) leaves at the
-  // next flush_queued(), which run_once() also does at the end of each pass.
+  // Output queued on `c` outside on_data (an answer that arrived from elsewhere) is queued for
+  // sending at the next flush_queued(), which run_once() also does at the end of each pass; the
+  // next run_once() hands it to the kernel.
   void flush_later(Connection& c);
   void flush_queued();
   // Passes until `stop` holds (checked at least every `tick`).

@@ -98,7 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int winner = matcher.match(in, scratch);
     check(winner >= -1 && winner < static_cast<int>(listener().rules.size()));
 
-    const std::string forwarded = upstream_request(req, client, listener());
+    const std::string forwarded = upstream_request(req, format_ip_address(client), listener());
     http::RequestParser target(target_limits);
     check(target.parse(forwarded) == http::RequestParser::Status::kComplete);
     check(target.consumed() == forwarded.size());
