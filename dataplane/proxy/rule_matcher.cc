@@ -23,6 +23,15 @@ constexpr char kTagQuery = 'Q';
 
 std::atomic<uint64_t> next_matcher_id{1};
 
+// Hosts, header values and query strings compare without regard to case.
+bool caseless(char tag) {
+  return tag == kTagHost || tag == kTagHeader || tag == kTagQuery;
+}
+
+bool has_wildcard(std::string_view text) {
+  return text.find_first_of("*?") != std::string_view::npos;
+}
+
 char lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
 }
@@ -64,8 +73,8 @@ void append_wildcard(std::string& out, std::string_view text, std::string_view a
   }
 }
 
-// The pattern is anchored to its whole field already: a leading '^' or trailing '$' the author
-// wrote for the same purpose would otherwise never match after the line's tag.
+// The pattern spans its whole field already: a leading '^' or trailing '$' the author wrote for
+// the same purpose would otherwise never match after the line's tag.
 std::string_view without_anchors(std::string_view re) {
   if (re.starts_with('^')) re.remove_prefix(1);
   if (re.ends_with('$')) {
@@ -76,28 +85,33 @@ std::string_view without_anchors(std::string_view re) {
   return re;
 }
 
-std::string line_prefix(char tag) {
-  std::string out = "^\\x01";
+// Patterns carry the scan buffer's line delimiters instead of anchors: "\x01" occurs only where a
+// line begins and "\n" only where one ends, so "\x01H*.example.com\n" matches a host line and
+// nothing more. A prefix ("/svc/*") thus stays a pure literal, which Hyperscan compiles far faster
+// than an anchored multiline expression.
+std::string line_start(char tag) {
+  std::string out = "\\x01";
   out += tag;
   return out;
 }
 
 // A wildcard value up to the end of its line. One ending in '*' matches wherever its prefix
-// does, so it leaves out that run and the end anchor: a plain anchored literal (a path prefix
-// like "/svc/*") compiles and scans as cheaply as Hyperscan allows.
+// does, so it leaves out that run and the line's end: "/svc/*" is the literal "\x01P/svc/".
 void append_wildcard_to_end(std::string& out, std::string_view text) {
   const bool open_end = text.ends_with('*');
   while (text.ends_with('*')) text.remove_suffix(1);
   // Without HS_FLAG_DOTALL '.' stops at the line's end.
   append_wildcard(out, text, ".*", ".");
-  if (!open_end) out += '$';
+  if (!open_end) out += "\\n";
 }
 
+// A regex could still match across lines ([^x], \s), so with any regex in the database each line
+// is scanned on its own, its '\n' included, and that '\n' can only be the pattern's last byte.
 void append_value_to_end(std::string& out, const StringPattern& p) {
   if (p.regex) {
     out += "(?:";
     out += without_anchors(p.text);
-    out += ")$";
+    out += ")\\n";
   } else {
     append_wildcard_to_end(out, p.text);
   }
@@ -134,28 +148,52 @@ std::string describe(const Listener& listener, const Origin& o) {
                      field_name(rule.conditions[o.condition].field), o.value);
 }
 
-// Identical expressions (a shared host, the same method) compile once.
+// Identical expressions (a shared host, the same method) compile once. A value without
+// wildcards is not compiled at all but looked up by its whole line ("H<host>", lowercased where
+// the field is caseless): tens of thousands of literals would make the compile slow, and, sharing
+// their last bytes (".example.com"), the literal matcher's confirm step slow too.
 struct PatternSet {
-  std::vector<std::string> expressions;
+  std::vector<std::string> expressions;  // empty for a looked-up line
   std::vector<unsigned> flags;
   std::vector<Origin> origins;
   std::vector<bool> regex;
+  std::vector<std::string> lines;  // the looked-up line, or empty for an expression
   std::unordered_map<std::string, uint32_t> index;
 
   uint32_t add(std::string expression, unsigned f, bool is_regex, Origin origin) {
     std::string key = expression;
     key += '\0';
     key += std::to_string(f);
+    return insert(std::move(key), std::move(expression), f, is_regex, {}, std::move(origin));
+  }
+
+  uint32_t add_line(std::string line, Origin origin) {
+    // Expressions begin with "\x01", so the keys cannot collide.
+    std::string key = "=" + line;
+    return insert(std::move(key), {}, 0, false, std::move(line), std::move(origin));
+  }
+
+ private:
+  uint32_t insert(std::string key, std::string expression, unsigned f, bool is_regex,
+                  std::string line, Origin origin) {
     auto [it, inserted] = index.try_emplace(std::move(key), static_cast<uint32_t>(flags.size()));
     if (inserted) {
       expressions.push_back(std::move(expression));
       flags.push_back(f);
       regex.push_back(is_regex);
+      lines.push_back(std::move(line));
       origins.push_back(std::move(origin));
     }
     return it->second;
   }
 };
+
+// The tag stays as it is; the value is lowercased where the field is caseless.
+std::string exact_line(char tag, std::string_view text) {
+  std::string line(1, tag);
+  for (char c : text) line += caseless(tag) ? lower(c) : c;
+  return line;
+}
 
 }  // namespace
 
@@ -175,7 +213,7 @@ RuleMatcher::RuleMatcher(const Listener& listener) : id_(next_matcher_id.fetch_a
   });
 
   PatternSet set;
-  constexpr unsigned kBase = HS_FLAG_MULTILINE | HS_FLAG_SINGLEMATCH;
+  constexpr unsigned kBase = HS_FLAG_SINGLEMATCH;
   for (size_t li : order) {
     const Rule& rule = listener.rules[li];
     RuleInfo info;
@@ -194,13 +232,22 @@ RuleMatcher::RuleMatcher(const Listener& listener) : id_(next_matcher_id.fetch_a
         condition_patterns_.push_back(
             set.add(std::move(expression), f, is_regex, Origin{li, ci, std::move(value)}));
       };
+      auto add_line = [&](std::string line, std::string value) {
+        condition_patterns_.push_back(
+            set.add_line(std::move(line), Origin{li, ci, std::move(value)}));
+      };
       switch (c.field) {
         case ConditionField::kHostHeader:
         case ConditionField::kPathPattern: {
           const bool host = c.field == ConditionField::kHostHeader;
           (host ? uses_host_ : uses_path_) = true;
+          const char tag = host ? kTagHost : kTagPath;
           for (const StringPattern& v : c.values) {
-            std::string e = line_prefix(host ? kTagHost : kTagPath);
+            if (!v.regex && !has_wildcard(v.text)) {
+              add_line(exact_line(tag, v.text), v.text);
+              continue;
+            }
+            std::string e = line_start(tag);
             append_value_to_end(e, v);
             add(std::move(e), kBase | (host ? HS_FLAG_CASELESS : 0u), v.regex, v.text);
           }
@@ -220,7 +267,11 @@ RuleMatcher::RuleMatcher(const Listener& listener) : id_(next_matcher_id.fetch_a
             header_name_lengths_.resize(name.size() + 1);
           header_name_lengths_[name.size()] = true;
           for (const StringPattern& v : c.values) {
-            std::string e = line_prefix(kTagHeader);
+            if (!v.regex && !has_wildcard(v.text)) {
+              add_line(exact_line(kTagHeader, name + ":" + v.text), v.text);
+              continue;
+            }
+            std::string e = line_start(kTagHeader);
             append_literal(e, name);
             append_literal(e, ":");
             append_value_to_end(e, v);
@@ -230,17 +281,17 @@ RuleMatcher::RuleMatcher(const Listener& listener) : id_(next_matcher_id.fetch_a
         }
         case ConditionField::kMethod:
           uses_method_ = true;
-          for (const StringPattern& v : c.values) {
-            std::string e = line_prefix(kTagMethod);
-            append_literal(e, v.text);
-            e += '$';
-            add(std::move(e), kBase, false, v.text);
-          }
+          // A method is matched exactly, wildcard characters included.
+          for (const StringPattern& v : c.values) add_line(exact_line(kTagMethod, v.text), v.text);
           break;
         case ConditionField::kQueryString:
           uses_query_ = true;
           for (const QueryPattern& q : c.query) {
-            std::string e = line_prefix(kTagQuery);
+            if (!q.key.empty() && !has_wildcard(q.key) && !has_wildcard(q.value)) {
+              add_line(exact_line(kTagQuery, q.key + "=" + q.value), q.key + "=" + q.value);
+              continue;
+            }
+            std::string e = line_start(kTagQuery);
             // A key's wildcards stay within the key; an empty key is any key.
             if (q.key.empty()) {
               e += "[^\\x3d\\n]*";
@@ -289,18 +340,28 @@ RuleMatcher::RuleMatcher(const Listener& listener) : id_(next_matcher_id.fetch_a
   }
 
   per_line_ = std::find(set.regex.begin(), set.regex.end(), true) != set.regex.end();
-  if (set.expressions.empty()) return;
   std::vector<const char*> expressions;
-  std::vector<unsigned> ids(set.expressions.size());
-  std::iota(ids.begin(), ids.end(), 0u);
-  for (const std::string& e : set.expressions) expressions.push_back(e.c_str());
+  std::vector<unsigned> flags;
+  std::vector<unsigned> ids;
+  for (uint32_t p = 0; p < set.flags.size(); ++p) {
+    if (set.lines[p].empty()) {
+      expressions.push_back(set.expressions[p].c_str());
+      flags.push_back(set.flags[p]);
+      ids.push_back(p);
+      continue;
+    }
+    std::vector<uint32_t>& same = exact_lines_[set.lines[p]];
+    same.push_back(p);
+    if (exact_tags_.find(set.lines[p][0]) == std::string::npos) exact_tags_ += set.lines[p][0];
+  }
+  if (expressions.empty()) return;
   hs_compile_error_t* error = nullptr;
-  if (hs_compile_multi(expressions.data(), set.flags.data(), ids.data(),
+  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
                        static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr, &db_,
                        &error) != HS_SUCCESS) {
     std::string message =
-        error->expression >= 0 && static_cast<size_t>(error->expression) < set.origins.size()
-            ? fmt::format("{}: {}", describe(listener, set.origins[error->expression]),
+        error->expression >= 0 && static_cast<size_t>(error->expression) < ids.size()
+            ? fmt::format("{}: {}", describe(listener, set.origins[ids[error->expression]]),
                           error->message)
             : fmt::format("listener \"{}\": its rules do not compile: {}", listener.name,
                           error->message);
@@ -403,7 +464,7 @@ int RuleMatcher::match(const MatchInput& in, MatchScratch& s) const {
   }
   s.matched_count_ = 0;
   uint32_t best = static_cast<uint32_t>(rules_.size());
-  if (db_ != nullptr) {
+  if (!pattern_keyed_.empty()) {
     build_buffer(in, s);
     const std::string& b = s.buffer_;
     auto scan = [&](const char* data, size_t size) {
@@ -411,15 +472,31 @@ int RuleMatcher::match(const MatchInput& in, MatchScratch& s) const {
           hs_scan(db_, data, static_cast<unsigned>(size), 0, s.hs_, &RuleMatcher::on_match, &s);
       if (rc != HS_SUCCESS) throw std::runtime_error(fmt::format("hs_scan failed: {}", rc));
     };
-    if (per_line_) {
+    if (db_ != nullptr && per_line_) {
       // A regex may match across a newline ([^x], \s); alone on its line it cannot.
       for (size_t at = 0; at < b.size();) {
-        const size_t end = b.find('\n', at);
+        const size_t end = b.find('\n', at) + 1;
         scan(b.data() + at, end - at);
+        at = end;
+      }
+    } else if (db_ != nullptr) {
+      scan(b.data(), b.size());
+    }
+    if (!exact_tags_.empty()) {
+      for (size_t at = 0; at < b.size();) {
+        const size_t end = b.find('\n', at);
+        const char tag = b[at + 1];
+        if (exact_tags_.find(tag) != std::string::npos) {
+          s.line_.assign(b, at + 1, end - at - 1);
+          if (caseless(tag))
+            std::transform(s.line_.begin() + 1, s.line_.end(), s.line_.begin() + 1, lower);
+          const auto it = exact_lines_.find(std::string_view(s.line_));
+          if (it != exact_lines_.end()) {
+            for (uint32_t p : it->second) on_match(p, 0, 0, 0, &s);
+          }
+        }
         at = end + 1;
       }
-    } else {
-      scan(b.data(), b.size());
     }
     for (size_t m = 0; m < s.matched_count_; ++m) {
       for (uint32_t k : pattern_keyed_[s.matched_[m]]) {

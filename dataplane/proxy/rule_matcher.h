@@ -1,15 +1,18 @@
 // A listener's rules compiled into one Hyperscan database (block mode). Each request becomes one
 // scan buffer with a line per field ("\x01H<host>", "\x01P<path>", "\x01M<method>",
-// "\x01X<header-name>:<value>", "\x01Q<key>=<value>"), and every condition value is an expression
-// anchored to its field's line. A scan only records which patterns matched; the winning rule is
-// then found from the rules keyed on those patterns (each rule is keyed on its most selective
-// condition), so the work after the scan follows what matched, not how many rules there are.
+// "\x01X<header-name>:<value>", "\x01Q<key>=<value>", each ended by '\n'), and every condition
+// value is an expression bounded by its field's line delimiters, except values without wildcards,
+// which are looked up by their whole line instead. A scan only records which patterns matched; the
+// winning rule is then found from the rules keyed on those patterns (each rule is
+// keyed on its most selective condition), so the work after the scan follows what matched, not how
+// many rules there are.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -61,6 +64,7 @@ class MatchScratch {
   size_t matched_count_ = 0;
   std::string buffer_;
   std::string name_;  // a request header's name, lowercased
+  std::string line_;  // a buffer line without its delimiters, lowercased where caseless
 };
 
 // Immutable after construction; one matcher is shared by all threads, each with its own scratch.
@@ -106,6 +110,9 @@ class RuleMatcher {
   std::vector<std::vector<IpPrefix>> ip_conditions_;
   std::vector<std::vector<uint32_t>> pattern_keyed_;  // per pattern: rules keyed on it, ascending
   std::vector<uint32_t> unscanned_rules_;             // rules without string conditions, ascending
+  // Values without wildcards, by their whole line ("H<host>"): pattern ids not in the database.
+  std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>> exact_lines_;
+  std::string exact_tags_;  // the tags of exact_lines_' lines
   std::unordered_set<std::string, StringHash, std::equal_to<>> header_names_;  // lowercased
   std::vector<bool> header_name_lengths_;  // skips most request headers before hashing
   bool uses_host_ = false, uses_path_ = false, uses_method_ = false, uses_query_ = false;
