@@ -41,7 +41,8 @@ Json result_json(const health::CheckResult& r) {
 }  // namespace
 
 Appliance::Appliance(ControlConfig config, std::string config_path, DataplaneSink& sink,
-                     uint64_t checker_seed, QueueDeclarer::Options queue_options)
+                     uint64_t checker_seed, QueueDeclarer::Options queue_options,
+                     QueueDepthMonitor::Options depth_options)
     : config_(std::move(config)),
       config_path_(std::move(config_path)),
       sink_(sink),
@@ -49,7 +50,8 @@ Appliance::Appliance(ControlConfig config, std::string config_path, DataplaneSin
       generation_(static_cast<uint64_t>(
           duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
               .count())),
-      declarer_(queue_options) {
+      declarer_(queue_options),
+      depth_(std::move(depth_options)) {
   checker_.on_result([this](health::TargetId id, const health::CheckResult& r, TargetState before,
                             TargetState after) {
     // Runs inside checker_.poll(), which poll() calls with mu_ held.
@@ -67,6 +69,7 @@ Appliance::Appliance(ControlConfig config, std::string config_path, DataplaneSin
   std::lock_guard lock(mu_);
   sync_checker_locked();
   declarer_.declare(config_.queues);
+  depth_.configure(config_.queues);
 }
 
 Appliance::~Appliance() = default;
@@ -426,6 +429,7 @@ Json Appliance::reload() {
   config_ = std::move(*loaded.config);
   sync_checker_locked();
   declarer_.declare(config_.queues);
+  depth_.configure(config_.queues);
   Json out = {{"reloaded", config_path_}, {"notes", notes}};
   out["dataplane"] = push_locked(false);
   return out;
@@ -460,6 +464,8 @@ Json Appliance::status() {
                    {"applied", std::count_if(declared.begin(), declared.end(), [](const auto& q) {
                       return q.state == QueueDeclarer::State::kApplied;
                     })}};
+  if (const std::string error = depth_.last_error(); !error.empty())
+    out["queues"]["depth_error"] = error;
   return out;
 }
 
@@ -653,6 +659,10 @@ Json Appliance::stats() {
 }
 
 Json Appliance::queues() {
+  std::map<std::string, QueueDepthMonitor::Depth> depths = depth_.depths();
+  auto messages = [](const QueueDepthMonitor::Depth& d) {
+    return Json{{"visible", d.visible}, {"in_flight", d.in_flight}, {"delayed", d.delayed}};
+  };
   Json out = Json::array();
   for (const QueueDeclarer::QueueStatus& q : declarer_.status()) {
     Json j = {{"name", q.name},
@@ -661,8 +671,14 @@ Json Appliance::queues() {
               {"failures", q.failures}};
     if (!q.url.empty()) j["url"] = q.url;
     if (!q.error.empty()) j["last_error"] = q.error;
+    if (const auto it = depths.find(q.name); it != depths.end()) {
+      j["messages"] = messages(it->second);
+      depths.erase(it);
+    }
     out.push_back(j);
   }
+  for (const auto& [name, depth] : depths)
+    out.push_back({{"name", name}, {"state", "undeclared"}, {"messages", messages(depth)}});
   return out;
 }
 
@@ -718,6 +734,22 @@ std::string Appliance::metrics_locked() {
               q.state == QueueDeclarer::State::kApplied ? 1 : 0);
     out.counter("sluice_queue_declare_failures_total", "Failed tries to declare the queue", labels,
                 static_cast<double>(q.failures));
+  }
+  for (const auto& [name, d] : depth_.depths()) {
+    const std::pair<const char*, uint64_t> states[] = {
+        {"visible", d.visible}, {"in_flight", d.in_flight}, {"delayed", d.delayed}};
+    for (const auto& [state, count] : states) {
+      out.gauge("sluice_queue_messages",
+                "Messages in the queue on the SQS API, by state, as last polled",
+                {{"queue", name}, {"state", state}}, static_cast<double>(count));
+    }
+  }
+  for (const auto& [key, count] : depth_.hook_runs()) {
+    const auto& [queue, direction, result] = key;
+    out.counter("sluice_queue_hook_runs_total",
+                "Depth hook crossings, by direction and how the command ended",
+                {{"queue", queue}, {"direction", direction}, {"result", result}},
+                static_cast<double>(count));
   }
 
   static constexpr TargetState kStates[] = {TargetState::kInitial, TargetState::kHealthy,

@@ -6,7 +6,8 @@
 // health transition, a slow-start step, a drain delay ending, a reload) recompiles the balancer
 // snapshot and pushes it when it differs from the last one the dataplane took. The configuration's
 // queues are declared on the dataplane's SQS API by a QueueDeclarer on its own thread, at start
-// and on every reload. Thread-safe: the REST server's threads call in while the owner's loop calls
+// and on every reload; a QueueDepthMonitor polls every queue's depth there and runs the depth
+// hooks. Thread-safe: the REST server's threads call in while the owner's loop calls
 // poll().
 #pragma once
 
@@ -30,6 +31,7 @@
 #include "lb_snapshot.h"
 #include "proxy_connection.h"
 #include "queue_declarer.h"
+#include "queue_depth.h"
 
 namespace sluice::controlplane {
 
@@ -60,7 +62,8 @@ class Appliance {
   // this object.
   Appliance(ControlConfig config, std::string config_path, DataplaneSink& sink,
             uint64_t checker_seed = std::random_device{}(),
-            QueueDeclarer::Options queue_options = {});
+            QueueDeclarer::Options queue_options = {},
+            QueueDepthMonitor::Options depth_options = {});
   ~Appliance();
   Appliance(const Appliance&) = delete;
   Appliance& operator=(const Appliance&) = delete;
@@ -79,7 +82,9 @@ class Appliance {
   Json health();
   Json stats();
   Json effective_config();
-  Json queues();          // the declared queues: applied, or pending with the last error
+  // The declared queues (applied, or pending with the last error), then the other queues on the
+  // endpoint ("undeclared"); each with its depth once polled.
+  Json queues();
   std::string metrics();  // Prometheus text exposition
 
   // Changes. Each returns what it did and the snapshot generation the dataplane took with it.
@@ -140,6 +145,7 @@ class Appliance {
   std::chrono::steady_clock::time_point next_tick_{};
   std::chrono::steady_clock::time_point next_connect_{};
   QueueDeclarer declarer_;
+  QueueDepthMonitor depth_;
   ProxyConnection* proxy_ = nullptr;
   std::string proxy_pushed_;  // the document the proxy took last, on proxy_connection_
   uint64_t proxy_connection_ = 0;

@@ -191,9 +191,11 @@ void print_stats(const Json& s) {
 }
 
 void print_queues(const Json& list) {
-  Table t({"queue", "state", "attempts", "url or last error"});
+  Table t({"queue", "state", "visible", "in flight", "delayed", "attempts", "url or last error"});
   for (const Json& q : list) {
-    t.add({get_or(q, "name"), get_or(q, "state"), get_or(q, "attempts"),
+    const Json& m = q.contains("messages") ? q["messages"] : Json();
+    t.add({get_or(q, "name"), get_or(q, "state"), get_or(m, "visible"), get_or(m, "in_flight"),
+           get_or(m, "delayed"), get_or(q, "attempts"),
            get_or(q, q.value("state", "") == "applied" ? "url" : "last_error")});
   }
   fmt::print("{}", t.render());
@@ -240,7 +242,8 @@ int main(int argc, char** argv) {
   auto* health = app.add_subcommand("health", "every target's health");
   auto* stats = app.add_subcommand("stats", "traffic counters, per service, target and core");
   auto* reload = app.add_subcommand("reload", "read the configuration file again");
-  auto* queues = app.add_subcommand("queues", "the declared queues: applied, or pending and why");
+  auto* queues = app.add_subcommand(
+      "queues", "every queue with its depth; declared ones applied, or pending and why");
   auto* config = app.add_subcommand("config", "the configuration in force (file plus API changes)");
   auto* metrics = app.add_subcommand("metrics", "the Prometheus exposition");
   CLI11_PARSE(app, argc, argv);

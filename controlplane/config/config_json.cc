@@ -169,6 +169,13 @@ Json config_to_json(const ControlConfig& c) {
   }
   queues["region"] = c.queues.region;
   queues["declare"] = declared;
+  queues["depth_interval_s"] = c.queues.depth_interval_s;
+  Json hooks = Json::array();
+  for (const DepthHook& h : c.queues.depth_hooks) {
+    hooks.push_back(
+        {{"queue", h.queue}, {"above", h.above}, {"below", h.below}, {"command", h.command}});
+  }
+  queues["depth_hooks"] = hooks;
   doc["queues"] = queues;
 
   Json topics = Json::array();

@@ -427,8 +427,46 @@ DeclaredQueue parse_declared_queue(const YamlField& f) {
   return q;
 }
 
+// "{queue: NAME, above: N, below: M, command: [/path/to/program, arg, ...]}".
+DepthHook parse_depth_hook(const YamlField& f) {
+  f.expect_map({"queue", "above", "below", "command"});
+  DepthHook h;
+  const YamlField queue = f.required("queue");
+  h.queue = messaging_name(queue, queue.str().ends_with(".fifo"), 80, "queue");
+  constexpr uint64_t kMaxDepth = 1'000'000'000;
+  h.above = f.required("above").uint(1, kMaxDepth);
+  const YamlField below = f.required("below");
+  h.below = below.uint(1, kMaxDepth);
+  if (h.below >= h.above) {
+    below.fail("must be less than above (" + std::to_string(h.above) + "), got " +
+               std::to_string(h.below));
+  }
+  const YamlField command = f.required("command");
+  if (!command.is_sequence())
+    command.fail("must be a list: an absolute program path, then its arguments");
+  for (const YamlField& item : command.items()) {
+    std::string arg = item.str();
+    if (arg.find('\0') != std::string::npos) item.fail("must not contain a NUL character");
+    h.command.push_back(std::move(arg));
+  }
+  if (h.command.empty())
+    command.fail("must not be empty: an absolute program path, then its arguments");
+  if (h.command.front().empty() || h.command.front().front() != '/') {
+    command.items().front().fail("'" + h.command.front() +
+                                 "' is not an absolute path (commands run without a shell)");
+  }
+  return h;
+}
+
 void parse_queues(const YamlField& f, QueuesConfig& out) {
-  f.expect_map({"endpoint", "access_key_id", "secret_access_key", "region", "declare"});
+  f.expect_map({"endpoint", "access_key_id", "secret_access_key", "region", "declare",
+                "depth_interval_s", "depth_hooks"});
+  out.configured = true;
+  if (auto v = f.child("depth_interval_s"); v.present())
+    out.depth_interval_s = static_cast<uint32_t>(v.uint(1, 3600));
+  if (auto v = f.child("depth_hooks"); v.present()) {
+    for (const auto& item : v.items()) out.depth_hooks.push_back(parse_depth_hook(item));
+  }
   if (auto v = f.child("endpoint"); v.present()) parse_endpoint_url(v, out);
   const YamlField id = f.child("access_key_id"), secret = f.child("secret_access_key");
   if (id.present()) out.access_key_id = token_field(id, 128);

@@ -102,7 +102,20 @@ struct DeclaredQueue {
   bool operator==(const DeclaredQueue&) const = default;
 };
 
+// A command run when a queue's visible messages cross a threshold (queue_depth.h): up when they
+// rise above `above`, down when they fall below `below` (below < above).
+struct DepthHook {
+  std::string queue;
+  uint64_t above = 0;
+  uint64_t below = 0;
+  std::vector<std::string> command;  // an absolute program path, then its arguments
+
+  bool operator==(const DepthHook&) const = default;
+};
+
 struct QueuesConfig {
+  // The document has a queues section: the depths of the endpoint's queues are polled.
+  bool configured = false;
   // The dataplane's SQS API, http://HOST:PORT.
   std::string host = "127.0.0.1";
   uint16_t port = 9324;
@@ -111,6 +124,8 @@ struct QueuesConfig {
   std::string secret_access_key;
   std::string region = "us-east-1";
   std::vector<DeclaredQueue> declare;
+  uint32_t depth_interval_s = 5;
+  std::vector<DepthHook> depth_hooks;
 
   std::string endpoint() const;  // "http://127.0.0.1:9324"
 };
