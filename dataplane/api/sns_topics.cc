@@ -148,7 +148,19 @@ bool Subscription::raw() const {
   return it != attributes.end() && it->second == "true";
 }
 
-std::string notification_envelope(const MessageSigner& signer, const Topic& topic,
+std::string notification_signature(const MessageSigner& signer, const Topic& topic,
+                                   const PublishedMessage& message, const std::string& message_id,
+                                   const std::string& timestamp) {
+  std::vector<std::pair<std::string_view, std::string_view>> fields = {{"Message", message.message},
+                                                                       {"MessageId", message_id}};
+  if (!message.subject.empty()) fields.emplace_back("Subject", message.subject);
+  fields.emplace_back("Timestamp", timestamp);
+  fields.emplace_back("TopicArn", topic.arn);
+  fields.emplace_back("Type", "Notification");
+  return signer.sign(fields);
+}
+
+std::string notification_envelope(const std::string& signature, const Topic& topic,
                                   const Subscription& subscription, const PublishedMessage& message,
                                   const std::string& message_id, const std::string& timestamp,
                                   std::string_view url_prefix) {
@@ -160,14 +172,8 @@ std::string notification_envelope(const MessageSigner& signer, const Topic& topi
   if (!message.subject.empty()) e["Subject"] = message.subject;
   e["Message"] = message.message;
   e["Timestamp"] = timestamp;
-  std::vector<std::pair<std::string_view, std::string_view>> signed_fields = {
-      {"Message", message.message}, {"MessageId", message_id}};
-  if (!message.subject.empty()) signed_fields.emplace_back("Subject", message.subject);
-  signed_fields.emplace_back("Timestamp", timestamp);
-  signed_fields.emplace_back("TopicArn", topic.arn);
-  signed_fields.emplace_back("Type", "Notification");
   e["SignatureVersion"] = "1";
-  e["Signature"] = signer.sign(signed_fields);
+  e["Signature"] = signature;
   e["SigningCertURL"] = fmt::format("{}{}", url_prefix, MessageSigner::kCertificatePath);
   e["UnsubscribeURL"] =
       fmt::format("{}?Action=Unsubscribe&SubscriptionArn={}", url_prefix, subscription.arn);
@@ -418,6 +424,9 @@ TopicResult<std::vector<Subscription>> TopicRegistry::list_subscriptions(
   std::vector<Subscription> out;
   if (topic_arn.empty()) {
     for (const auto& [arn, s] : subscriptions_) out.push_back(s);
+    // In ARN order, so that pages of a listing follow one another.
+    std::sort(out.begin(), out.end(),
+              [](const Subscription& a, const Subscription& b) { return a.arn < b.arn; });
     return {.value = std::move(out)};
   }
   const Topic* topic = find_topic(topic_arn);
@@ -519,6 +528,8 @@ TopicResult<std::vector<Delivery>> TopicRegistry::fan_out(const std::string& top
                   "enabled or MessageDeduplicationId provided explicitly")};
   }
   std::vector<Delivery> out;
+  // Every copy of one notification carries the same signed fields: one signature serves all.
+  std::string signature;
   for (const std::string& arn : topic->subscriptions) {
     const Subscription& s = subscriptions_.at(arn);
     if (!s.confirmed) continue;
@@ -533,8 +544,10 @@ TopicResult<std::vector<Delivery>> TopicRegistry::fan_out(const std::string& top
     d.protocol = s.protocol;
     d.endpoint = s.protocol == "sqs" ? queue_name_of(s.endpoint) : s.endpoint;
     d.raw = s.raw();
+    if (!d.raw && signature.empty())
+      signature = notification_signature(signer_, *topic, message, message_id, timestamp);
     d.body = d.raw ? message.message
-                   : notification_envelope(signer_, *topic, s, message, message_id, timestamp,
+                   : notification_envelope(signature, *topic, s, message, message_id, timestamp,
                                            url_prefix);
     out.push_back(std::move(d));
   }

@@ -15,6 +15,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -145,13 +146,17 @@ class TopicRegistry {
   std::string region_, account_, directory_;
   MessageSigner signer_;
   mutable std::shared_mutex mutex_;
-  std::map<std::string, Topic> topics_;                // by arn
-  std::map<std::string, Subscription> subscriptions_;  // by arn
+  std::map<std::string, Topic> topics_;                          // by arn
+  std::unordered_map<std::string, Subscription> subscriptions_;  // by arn
   uint64_t next_subscription_ = 1;
 };
 
-// The SNS JSON envelope of a notification, signed by `signer`.
-std::string notification_envelope(const MessageSigner& signer, const Topic& topic,
+// The signature of a notification: the same for each of its copies.
+std::string notification_signature(const MessageSigner& signer, const Topic& topic,
+                                   const PublishedMessage& message, const std::string& message_id,
+                                   const std::string& timestamp);
+// The SNS JSON envelope of a notification for one subscription, with its signature.
+std::string notification_envelope(const std::string& signature, const Topic& topic,
                                   const Subscription& subscription, const PublishedMessage& message,
                                   const std::string& message_id, const std::string& timestamp,
                                   std::string_view url_prefix);
