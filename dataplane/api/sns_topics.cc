@@ -135,6 +135,19 @@ std::optional<TopicError> check_subscription_attribute(Subscription& sub, const 
   return std::nullopt;
 }
 
+// Applies a subscription's attributes, the filter policy's scope before the policy, which is
+// compiled for it.
+std::optional<TopicError> apply_subscription_attributes(
+    Subscription& sub, const std::map<std::string, std::string>& attributes) {
+  if (auto it = attributes.find("FilterPolicyScope"); it != attributes.end())
+    if (auto error = check_subscription_attribute(sub, it->first, it->second)) return error;
+  for (const auto& [name, value] : attributes) {
+    if (name == "FilterPolicyScope") continue;
+    if (auto error = check_subscription_attribute(sub, name, value)) return error;
+  }
+  return std::nullopt;
+}
+
 Json attributes_json(const MessageAttributes& attributes) {
   Json out = Json::object();
   for (const auto& [name, a] : attributes) out[name] = {{"Type", a.type}, {"Value", a.value}};
@@ -355,8 +368,7 @@ TopicResult<TopicRegistry::Subscribed> TopicRegistry::subscribe(
   sub.topic_arn = topic_arn;
   sub.protocol = protocol;
   sub.endpoint = endpoint;
-  for (const auto& [name, value] : attributes)
-    if (auto error = check_subscription_attribute(sub, name, value)) return {.error = error};
+  if (auto error = apply_subscription_attributes(sub, attributes)) return {.error = error};
   sub.confirmed = protocol == "sqs";
   Subscribed result{sub.arn, std::nullopt};
   if (!sub.confirmed) {
@@ -627,11 +639,9 @@ void TopicRegistry::load() {
       s.endpoint = j.at("endpoint").get<std::string>();
       s.confirmed = j.at("confirmed").get<bool>();
       s.token = j.at("token").get<std::string>();
-      for (const auto& [name, value] :
-           j.at("attributes").get<std::map<std::string, std::string>>()) {
-        if (auto error = check_subscription_attribute(s, name, value))
-          throw std::runtime_error("subscription " + s.arn + ": " + error->message);
-      }
+      if (auto error = apply_subscription_attributes(
+              s, j.at("attributes").get<std::map<std::string, std::string>>()))
+        throw std::runtime_error("subscription " + s.arn + ": " + error->message);
       subscriptions_.emplace(s.arn, std::move(s));
     }
   } catch (const Json::exception& e) {

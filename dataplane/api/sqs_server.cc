@@ -269,6 +269,14 @@ class ApiCore final : public reactor::Handler {
     s.keep_alive = req.keep_alive;
     s.http10 = req.version == http::Version::kHttp10;
     s.context.request_id = ids_.next();
+    // The certificate of SNS signatures is public: subscribers fetch it unsigned.
+    if (req.method == "GET" &&
+        req.path == "/" + std::string(sns::MessageSigner::kCertificatePath)) {
+      answer(
+          s,
+          {200, {{"Content-Type", "application/x-pem-file"}}, topics_.signer().certificate_pem()});
+      return;
+    }
     std::string sender = config_.account_id;
     if (config_.authentication) {
       const sigv4::Result auth = verifier_.verify(req);
@@ -282,13 +290,6 @@ class ApiCore final : public reactor::Handler {
       sender = auth.access_key_id;
     }
     const std::string_view host = req.host.empty() ? std::string_view(listen_host_) : req.host;
-    if (req.method == "GET" &&
-        req.path == "/" + std::string(sns::MessageSigner::kCertificatePath)) {
-      answer(
-          s,
-          {200, {{"Content-Type", "application/x-pem-file"}}, topics_.signer().certificate_pem()});
-      return;
-    }
     if (sns::is_sns_request(req)) {
       handle_sns(s, req, host);
       return;

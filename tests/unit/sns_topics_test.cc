@@ -211,6 +211,13 @@ TEST_F(TopicsTest, TagsAndPersistenceAcrossARestart) {
               .subscribe(topic, "sqs", queue_arn("tag"),
                          {{"FilterPolicy", R"({"kind": ["image"]})"}}, kTime, kPrefix)
               .value->arn;
+    // A nested body-scope policy set together with its scope, in one Subscribe.
+    EXPECT_FALSE(durable
+                     .subscribe(topic, "sqs", queue_arn("gold"),
+                                {{"FilterPolicy", R"({"order": {"tier": ["gold"]}})"},
+                                 {"FilterPolicyScope", "MessageBody"}},
+                                kTime, kPrefix)
+                     .error);
     EXPECT_FALSE(durable.tag(topic, {{"env", "prod"}}));
     EXPECT_FALSE(durable.untag(topic, {"team"}));
   }
@@ -221,10 +228,13 @@ TEST_F(TopicsTest, TagsAndPersistenceAcrossARestart) {
             (std::vector<std::pair<std::string, std::string>>{{"env", "prod"}}));
   auto out =
       reopened.fan_out(topic, {"m", "", {{"kind", {"String", "text"}}}}, "i", kTime, kPrefix);
-  EXPECT_TRUE(out.value->empty());  // the filter policy came back compiled
+  EXPECT_TRUE(out.value->empty());  // the filter policies came back compiled
   out = reopened.fan_out(topic, {"m", "", {{"kind", {"String", "image"}}}}, "i", kTime, kPrefix);
   ASSERT_EQ(out.value->size(), 1u);
   EXPECT_EQ(out.value->at(0).subscription_arn, sub);
+  out = reopened.fan_out(topic, {R"({"order": {"tier": "gold"}})", "", {}}, "i", kTime, kPrefix);
+  ASSERT_EQ(out.value->size(), 1u);
+  EXPECT_EQ(out.value->at(0).endpoint, "gold");
   std::filesystem::remove_all(dir);
 }
 
