@@ -44,6 +44,14 @@ ControlClient::~ControlClient() {
   close();
 }
 
+bool ControlClient::still_open() {
+  if (fd_ < 0) return false;
+  pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) == 0) return true;
+  close();
+  return false;
+}
+
 void ControlClient::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

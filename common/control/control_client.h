@@ -7,6 +7,8 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 
 #include "control_protocol.h"
 
@@ -28,6 +30,23 @@ class ControlClient {
   // Sends `request` and returns the one message that answers it, within `timeout`.
   std::optional<Message> call(const Message& request, std::chrono::milliseconds timeout,
                               std::string* error);
+
+  // call() for a request answered by one kind of message: any other answer closes the connection
+  // and is an error naming the peer (`who`) and the request (`what`).
+  template <typename Reply>
+  std::optional<Reply> call_for(const Message& request, std::chrono::milliseconds timeout,
+                                std::string* error, std::string_view who, std::string_view what) {
+    auto reply = call(request, timeout, error);
+    if (!reply) return std::nullopt;
+    if (auto* r = std::get_if<Reply>(&*reply)) return std::move(*r);
+    close();
+    *error = "the " + std::string(who) + " answered " + std::string(what) + " with another message";
+    return std::nullopt;
+  }
+
+  // Whether a connection is held and still open. Nothing arrives unasked, so a readable socket is
+  // a peer that closed it: the connection is then closed here.
+  bool still_open();
 
   void close();
   int fd() const { return fd_; }

@@ -1,9 +1,6 @@
 #include "dataplane_connection.h"
 
-#include <poll.h>
 #include <unistd.h>
-
-#include <variant>
 
 namespace sluice::controlplane {
 
@@ -11,12 +8,7 @@ DataplaneConnection::DataplaneConnection(std::string socket_path, std::chrono::m
     : path_(std::move(socket_path)), timeout_(timeout) {}
 
 bool DataplaneConnection::ensure_connected(std::string* error) {
-  if (client_.connected()) {
-    // Nothing arrives unasked: a readable socket is a dataplane that closed it.
-    pollfd p{client_.fd(), POLLIN | POLLRDHUP, 0};
-    if (::poll(&p, 1, 0) == 0) return true;
-    client_.close();
-  }
+  if (client_.still_open()) return true;
   const control::Hello ours{.role = "controlplane",
                             .instance = "sluice-controlplane",
                             .pid = static_cast<uint32_t>(getpid())};
@@ -28,21 +20,13 @@ bool DataplaneConnection::ensure_connected(std::string* error) {
 
 std::optional<control::SnapshotResult> DataplaneConnection::apply(
     const control::ApplySnapshot& snapshot, std::string* error) {
-  auto reply = client_.call(snapshot, timeout_, error);
-  if (!reply) return std::nullopt;
-  if (auto* r = std::get_if<control::SnapshotResult>(&*reply)) return *r;
-  client_.close();
-  *error = "the dataplane answered a snapshot with another message";
-  return std::nullopt;
+  return client_.call_for<control::SnapshotResult>(snapshot, timeout_, error, "dataplane",
+                                                   "a snapshot");
 }
 
 std::optional<control::StatsReply> DataplaneConnection::stats(std::string* error) {
-  auto reply = client_.call(control::StatsRequest{}, timeout_, error);
-  if (!reply) return std::nullopt;
-  if (auto* r = std::get_if<control::StatsReply>(&*reply)) return std::move(*r);
-  client_.close();
-  *error = "the dataplane answered a stats request with another message";
-  return std::nullopt;
+  return client_.call_for<control::StatsReply>(control::StatsRequest{}, timeout_, error,
+                                               "dataplane", "a stats request");
 }
 
 }  // namespace sluice::controlplane

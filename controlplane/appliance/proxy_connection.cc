@@ -1,10 +1,8 @@
 #include "proxy_connection.h"
 
-#include <poll.h>
 #include <unistd.h>
 
 #include <utility>
-#include <variant>
 
 namespace sluice::controlplane {
 
@@ -12,12 +10,7 @@ ProxyConnection::ProxyConnection(std::string socket_path, std::chrono::milliseco
     : path_(std::move(socket_path)), timeout_(timeout) {}
 
 bool ProxyConnection::ensure_connected(std::string* error) {
-  if (client_.connected()) {
-    // Nothing arrives unasked: a readable socket is a proxy that closed it.
-    pollfd p{client_.fd(), POLLIN | POLLRDHUP, 0};
-    if (::poll(&p, 1, 0) == 0) return true;
-    client_.close();
-  }
+  if (client_.still_open()) return true;
   const control::Hello ours{.role = "controlplane",
                             .instance = "sluice-controlplane",
                             .pid = static_cast<uint32_t>(getpid())};
@@ -28,21 +21,15 @@ bool ProxyConnection::ensure_connected(std::string* error) {
 
 std::optional<control::SnapshotResult> ProxyConnection::apply(
     const control::ApplyProxyConfig& config, std::string* error) {
-  auto reply = client_.call(config, timeout_, error);
-  if (!reply) return std::nullopt;
-  if (auto* r = std::get_if<control::SnapshotResult>(&*reply)) return *r;
-  client_.close();
-  *error = "the proxy answered a configuration with another message";
-  return std::nullopt;
+  return client_.call_for<control::SnapshotResult>(config, timeout_, error, "proxy",
+                                                   "a configuration");
 }
 
 std::optional<std::string> ProxyConnection::metrics(std::string* error) {
-  auto reply = client_.call(control::ProxyMetricsRequest{}, timeout_, error);
+  auto reply = client_.call_for<control::ProxyMetricsReply>(
+      control::ProxyMetricsRequest{}, timeout_, error, "proxy", "a metrics request");
   if (!reply) return std::nullopt;
-  if (auto* r = std::get_if<control::ProxyMetricsReply>(&*reply)) return std::move(r->text);
-  client_.close();
-  *error = "the proxy answered a metrics request with another message";
-  return std::nullopt;
+  return std::move(reply->text);
 }
 
 }  // namespace sluice::controlplane
