@@ -504,6 +504,19 @@ std::optional<FilterPolicy> parse_filter_policy(std::string_view text, Scope sco
   return std::nullopt;
 }
 
+std::optional<ExactStrings> exact_strings(const FilterPolicy& policy) {
+  const PolicyNode& root = policy.root();
+  if (policy.scope() != Scope::kMessageAttributes || !root.any_of.empty() ||
+      root.conditions.size() != 1 || root.conditions[0].path.size() != 1)
+    return std::nullopt;
+  ExactStrings out{root.conditions[0].path[0], {}};
+  for (const Matcher& m : root.conditions[0].matchers) {
+    if (m.kind != Matcher::Kind::kString) return std::nullopt;
+    out.values.push_back(m.text);
+  }
+  return out;
+}
+
 bool matches(const FilterPolicy& policy, const MessageAttributes& attributes) {
   if (policy.scope() != Scope::kMessageAttributes) return false;
   std::deque<json> arrays;  // keeps String.Array elements in place while they are matched

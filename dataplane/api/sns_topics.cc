@@ -400,6 +400,7 @@ TopicResult<TopicRegistry::Subscribed> TopicRegistry::subscribe(
   }
   topic->subscriptions.push_back(sub.arn);
   subscriptions_.emplace(sub.arn, std::move(sub));
+  reindex(*topic);
   save();
   return {.value = std::move(result)};
 }
@@ -424,8 +425,10 @@ std::optional<TopicError> TopicRegistry::unsubscribe(const std::string& subscrip
   std::unique_lock lock(mutex_);
   auto it = subscriptions_.find(subscription_arn);
   if (it == subscriptions_.end()) return not_found("Subscription does not exist");
-  if (Topic* topic = find_topic(it->second.topic_arn)) std::erase(topic->subscriptions, it->first);
+  Topic* topic = find_topic(it->second.topic_arn);
+  if (topic != nullptr) std::erase(topic->subscriptions, it->first);
   subscriptions_.erase(it);
+  if (topic != nullptr) reindex(*topic);
   save();
   return std::nullopt;
 }
@@ -474,6 +477,7 @@ std::optional<TopicError> TopicRegistry::set_subscription_attribute(const std::s
   auto it = subscriptions_.find(arn);
   if (it == subscriptions_.end()) return not_found("Subscription does not exist");
   if (auto error = check_subscription_attribute(it->second, name, value)) return error;
+  if (Topic* topic = find_topic(it->second.topic_arn)) reindex(*topic);
   save();
   return std::nullopt;
 }
@@ -483,13 +487,13 @@ std::optional<TopicError> TopicRegistry::tag(
   std::unique_lock lock(mutex_);
   Topic* topic = find_topic(arn);
   if (topic == nullptr) return {{"ResourceNotFound", "Resource does not exist", 404}};
-  for (const auto& [key, value] : tags) {
+  for (const auto& tag : tags) {
     auto it = std::find_if(topic->tags.begin(), topic->tags.end(),
-                           [&](const auto& t) { return t.first == key; });
+                           [&](const auto& t) { return t.first == tag.first; });
     if (it != topic->tags.end()) {
-      it->second = value;
+      it->second = tag.second;
     } else {
-      topic->tags.emplace_back(key, value);
+      topic->tags.push_back(tag);
     }
   }
   if (topic->tags.size() > 50)
@@ -539,18 +543,38 @@ TopicResult<std::vector<Delivery>> TopicRegistry::fan_out(const std::string& top
                   "Invalid parameter: The topic should either have ContentBasedDeduplication "
                   "enabled or MessageDeduplicationId provided explicitly")};
   }
+  // The subscriptions the message passes: indexed exact-string policies by lookup, the others
+  // evaluated; kept in subscription order.
+  std::vector<size_t> chosen;
+  const Topic::ExactIndex& index = topic->index;
+  for (size_t i : index.others) {
+    const Subscription& s = subscriptions_.at(topic->subscriptions[i]);
+    const bool pass = !s.filter || (s.filter->scope() == Scope::kMessageBody
+                                        ? matches(*s.filter, message.message)
+                                        : matches(*s.filter, message.attributes));
+    if (pass) chosen.push_back(i);
+  }
+  for (const auto& [key, positions] : index.by_key) {
+    auto a = message.attributes.find(key);
+    if (a == message.attributes.end()) continue;
+    if (a->second.type == "String.Array") {
+      // Any element may match: evaluated as written.
+      for (size_t i : positions)
+        if (matches(*subscriptions_.at(topic->subscriptions[i]).filter, message.attributes))
+          chosen.push_back(i);
+    } else if (a->second.type.starts_with("String")) {
+      const auto& values = index.by_value.at(key);
+      if (auto hit = values.find(a->second.value); hit != values.end())
+        chosen.insert(chosen.end(), hit->second.begin(), hit->second.end());
+    }
+  }
+  std::sort(chosen.begin(), chosen.end());
   std::vector<Delivery> out;
   // Every copy of one notification carries the same signed fields: one signature serves all.
   std::string signature;
-  for (const std::string& arn : topic->subscriptions) {
-    const Subscription& s = subscriptions_.at(arn);
+  for (size_t i : chosen) {
+    const Subscription& s = subscriptions_.at(topic->subscriptions[i]);
     if (!s.confirmed) continue;
-    if (s.filter) {
-      const bool pass = s.filter->scope() == Scope::kMessageBody
-                            ? matches(*s.filter, message.message)
-                            : matches(*s.filter, message.attributes);
-      if (!pass) continue;
-    }
     Delivery d;
     d.subscription_arn = s.arn;
     d.protocol = s.protocol;
@@ -564,6 +588,26 @@ TopicResult<std::vector<Delivery>> TopicRegistry::fan_out(const std::string& top
     out.push_back(std::move(d));
   }
   return {.value = std::move(out)};
+}
+
+void TopicRegistry::reindex(Topic& topic) {
+  Topic::ExactIndex index;
+  for (size_t i = 0; i < topic.subscriptions.size(); ++i) {
+    const Subscription& s = subscriptions_.at(topic.subscriptions[i]);
+    std::optional<ExactStrings> exact;
+    if (s.filter) exact = exact_strings(*s.filter);
+    if (!exact) {
+      index.others.push_back(i);
+      continue;
+    }
+    index.by_key[exact->key].push_back(i);
+    auto& by_value = index.by_value[exact->key];
+    for (const std::string& v : exact->values) {
+      std::vector<size_t>& list = by_value[v];
+      if (list.empty() || list.back() != i) list.push_back(i);  // a value listed twice
+    }
+  }
+  topic.index = std::move(index);
 }
 
 void TopicRegistry::save() const {
@@ -644,6 +688,7 @@ void TopicRegistry::load() {
         throw std::runtime_error("subscription " + s.arn + ": " + error->message);
       subscriptions_.emplace(s.arn, std::move(s));
     }
+    for (auto& [arn, topic] : topics_) reindex(topic);
   } catch (const Json::exception& e) {
     throw std::runtime_error(path + ": " + e.what());
   }

@@ -51,6 +51,16 @@ struct Topic {
   std::map<std::string, std::string> attributes;  // as set: DisplayName, Policy, ...
   std::vector<std::pair<std::string, std::string>> tags;
   std::vector<std::string> subscriptions;  // arns, in subscription order
+
+  // Subscriptions whose policy only asks an attribute to equal one of some strings, by attribute
+  // and value (positions in `subscriptions`); the others are evaluated one by one. Rebuilt when
+  // the subscriptions change.
+  struct ExactIndex {
+    std::unordered_map<std::string, std::unordered_map<std::string, std::vector<size_t>>> by_value;
+    std::unordered_map<std::string, std::vector<size_t>> by_key;
+    std::vector<size_t> others;
+  };
+  ExactIndex index;
 };
 
 // A message as published.
@@ -140,6 +150,7 @@ class TopicRegistry {
  private:
   Topic* find_topic(const std::string& arn);
   const Topic* find_topic(const std::string& arn) const;
+  void reindex(Topic& topic);
   void save() const;  // under the write lock
   void load();
 

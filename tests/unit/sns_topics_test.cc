@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -119,6 +120,34 @@ TEST_F(TopicsTest, FansOutToEveryMatchingSubscription) {
                   .subscribe(topic, "sqs", queue_arn("resize"), {{"RawMessageDelivery", "true"}},
                              kTime, kPrefix)
                   .error);
+}
+
+TEST_F(TopicsTest, ExactStringPoliciesAreFoundByValue) {
+  const std::string topic = make_topic("tenants");
+  for (int i = 0; i < 1000; ++i)
+    subscribe_queue(topic, "t" + std::to_string(i),
+                    {{"FilterPolicy", R"({"tenant": ["t)" + std::to_string(i) + R"(", "all"]})"}});
+  subscribe_queue(topic, "prefix", {{"FilterPolicy", R"({"tenant": [{"prefix": "t99"}]})"}});
+  EXPECT_EQ(delivered_to(topic, {"m", "", {{"tenant", {"String", "t998"}}}}),
+            (std::vector<std::string>{"t998", "prefix"}));
+  EXPECT_EQ(delivered_to(topic, {"m", "", {{"tenant", {"String", "all"}}}}).size(), 1000u);
+  EXPECT_TRUE(delivered_to(topic, {"m", "", {{"tenant", {"Number", "5"}}}}).empty());
+  EXPECT_TRUE(delivered_to(topic, {"m", "", {{"other", {"String", "t5"}}}}).empty());
+  // A String.Array attribute matches when any element does.
+  EXPECT_EQ(delivered_to(topic, {"m", "", {{"tenant", {"String.Array", R"(["x", "t7"])"}}}}),
+            (std::vector<std::string>{"t7"}));
+  // A policy changed, or a subscription gone, is seen by the next publish.
+  const auto subs = *registry.list_subscriptions(topic).value;
+  auto t5 = std::find_if(subs.begin(), subs.end(),
+                         [](const Subscription& s) { return s.endpoint.ends_with(":t5"); });
+  ASSERT_NE(t5, subs.end());
+  EXPECT_FALSE(
+      registry.set_subscription_attribute(t5->arn, "FilterPolicy", R"({"tenant": ["five"]})"));
+  EXPECT_EQ(delivered_to(topic, {"m", "", {{"tenant", {"String", "five"}}}}),
+            (std::vector<std::string>{"t5"}));
+  EXPECT_TRUE(delivered_to(topic, {"m", "", {{"tenant", {"String", "t5"}}}}).empty());
+  EXPECT_FALSE(registry.unsubscribe(t5->arn));
+  EXPECT_TRUE(delivered_to(topic, {"m", "", {{"tenant", {"String", "five"}}}}).empty());
 }
 
 TEST_F(TopicsTest, RefusesBadSubscriptions) {
