@@ -3,8 +3,9 @@
 // Hello, and then the control plane pushes snapshots (ApplySnapshot, answered by SnapshotResult)
 // and asks for counters (StatsRequest, answered by StatsReply). The L7 proxy's control socket
 // speaks the same framing: the control plane pushes its configuration (ApplyProxyConfig, answered
-// by SnapshotResult) and fetches its counters (ProxyMetricsRequest, answered by ProxyMetricsReply). Every decoder checks every length
-// against the bytes it has, so a corrupt or hostile message is an error, never a crash.
+// by SnapshotResult) and fetches its counters (ProxyMetricsRequest, answered by ProxyMetricsReply).
+// Every decoder checks every length against the bytes it has, so a corrupt or hostile message is an
+// error, never a crash.
 //
 // Frame: magic "SLCP" (4 bytes), protocol version (u16), message type (u16), payload length (u32),
 // payload. Integers little-endian. A reader that sees another major version answers nothing and

@@ -154,7 +154,8 @@ void ControlServer::handle(const Message& m) {
     reply = handlers_.apply(*snapshot);
   } else if (std::holds_alternative<StatsRequest>(m) && handlers_.stats) {
     reply = handlers_.stats();
-  } else if (const auto* proxy = std::get_if<ApplyProxyConfig>(&m); proxy && handlers_.apply_proxy) {
+  } else if (const auto* proxy = std::get_if<ApplyProxyConfig>(&m);
+             proxy && handlers_.apply_proxy) {
     reply = handlers_.apply_proxy(*proxy);
   } else if (std::holds_alternative<ProxyMetricsRequest>(m) && handlers_.proxy_metrics) {
     reply = handlers_.proxy_metrics();

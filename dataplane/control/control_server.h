@@ -2,8 +2,8 @@
 // main lcore's management loop (poll_fds() joins its poll set, service() handles what poll found).
 // One control-plane connection at a time; a new one replaces the old. A connection starts with
 // the peer's Hello, answered with ours; then each request (ApplySnapshot, StatsRequest,
-// ApplyProxyConfig, ProxyMetricsRequest) is answered by its handler's reply. A malformed or unexpected message closes that connection
-// (said on stderr); the dataplane goes on.
+// ApplyProxyConfig, ProxyMetricsRequest) is answered by its handler's reply. A malformed or
+// unexpected message closes that connection (said on stderr); the dataplane goes on.
 #pragma once
 
 #include <poll.h>

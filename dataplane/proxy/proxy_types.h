@@ -78,7 +78,7 @@ struct Action {
 };
 
 struct Rule {
-  std::string name;  // for errors, metrics and the access log ("priority-10" when not named)
+  std::string name;       // for errors, metrics and the access log ("priority-10" when not named)
   uint32_t priority = 0;  // 1-50000, unique within the listener; lowest wins
   std::vector<Condition> conditions;
   Action action;
@@ -120,16 +120,16 @@ struct TargetGroup {
 };
 
 struct ProxySettings {
-  std::vector<unsigned> cores;          // one reactor thread per CPU; empty: one, unpinned
-  uint32_t idle_timeout_s = 60;         // client and target connections without traffic
-  uint32_t request_timeout_s = 60;      // a request's head and body must arrive within it
-  uint32_t connect_timeout_ms = 2000;   // connecting to a target
-  uint32_t target_timeout_s = 60;       // a target's response must begin within it (else 504)
-  size_t max_head_bytes = 16 * 1024;    // request line and headers (431 beyond)
-  size_t max_body_bytes = 10 << 20;     // request body (413 beyond)
-  uint32_t max_idle_per_target = 64;    // kept-alive target connections per core and target
-  std::string access_log;               // a file path; empty: no access log
-  std::string control_socket;           // non-empty: take configuration pushes from the control plane
+  std::vector<unsigned> cores;         // one reactor thread per CPU; empty: one, unpinned
+  uint32_t idle_timeout_s = 60;        // client and target connections without traffic
+  uint32_t request_timeout_s = 60;     // a request's head and body must arrive within it
+  uint32_t connect_timeout_ms = 2000;  // connecting to a target
+  uint32_t target_timeout_s = 60;      // a target's response must begin within it (else 504)
+  size_t max_head_bytes = 16 * 1024;   // request line and headers (431 beyond)
+  size_t max_body_bytes = 10 << 20;    // request body (413 beyond)
+  uint32_t max_idle_per_target = 64;   // kept-alive target connections per core and target
+  std::string access_log;              // a file path; empty: no access log
+  std::string control_socket;  // non-empty: take configuration pushes from the control plane
 };
 
 struct ProxyConfig {
