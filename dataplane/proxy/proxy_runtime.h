@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "proxy_types.h"
@@ -21,6 +22,10 @@ struct ProxyRuntime {
   ProxyConfig config;
   std::vector<std::unique_ptr<RuleMatcher>> matchers;   // one per listener
   std::unordered_map<std::string, size_t> group_index;  // target group name -> index
+  // "address:port" ("[v6]:port") of each target, per group, made once rather than per request;
+  // and all of them, for a quick "is this target still configured".
+  std::vector<std::vector<std::string>> target_keys;
+  std::unordered_set<std::string> all_target_keys;
   uint64_t generation = 0;
 };
 

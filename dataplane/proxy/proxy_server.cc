@@ -74,11 +74,6 @@ sockaddr_storage target_sockaddr(const Target& t) {
   return ss;
 }
 
-std::string target_key(const Target& t) {
-  const std::string a = format_ip_address(t.address);
-  return t.address.is_v4() ? fmt::format("{}:{}", a, t.port) : fmt::format("[{}]:{}", a, t.port);
-}
-
 bool idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
          method == "OPTIONS" || method == "TRACE";
@@ -230,10 +225,7 @@ class ProxyCore final : public reactor::Handler {
   }
 
   bool target_in_runtime(const std::string& key) const {
-    for (const TargetGroup& g : runtime_->config.target_groups)
-      for (const Target& t : g.targets)
-        if (target_key(t) == key) return true;
-    return false;
+    return runtime_->all_target_keys.contains(key);
   }
 
   // The picker of `group` in the current runtime for a request routed with `routed`, and the
@@ -244,12 +236,10 @@ class ProxyCore final : public reactor::Handler {
     const TargetGroup& g = s.runtime->config.target_groups[static_cast<size_t>(s.group)];
     auto it = runtime_->group_index.find(g.name);
     if (it == runtime_->group_index.end()) return {nullptr, -1};
-    const std::string key = target_key(g.targets[static_cast<size_t>(s.target)]);
-    const TargetGroup& now = runtime_->config.target_groups[it->second];
-    for (size_t i = 0; i < now.targets.size(); ++i)
-      if (target_key(now.targets[i]) == key)
-        return {pickers_[it->second].get(), static_cast<int>(i)};
-    return {nullptr, -1};
+    const Target& t = g.targets[static_cast<size_t>(s.target)];
+    TargetPicker* picker = pickers_[it->second].get();
+    const int now = picker->find(t.address, t.port);
+    return now < 0 ? std::pair<TargetPicker*, int>{nullptr, -1} : std::pair{picker, now};
   }
 
   // ---- client side -------------------------------------------------------------------------
@@ -516,7 +506,8 @@ class ProxyCore final : public reactor::Handler {
     s.tried.push_back(target);
     const TargetGroup& group = runtime_->config.target_groups[static_cast<size_t>(s.group)];
     const Target& t = group.targets[static_cast<size_t>(target)];
-    const std::string key = target_key(t);
+    const std::string& key =
+        runtime_->target_keys[static_cast<size_t>(s.group)][static_cast<size_t>(target)];
     picker.on_start(target);
     UpstreamState* u = take_pooled(key);
     if (u == nullptr) {
@@ -844,11 +835,11 @@ class ProxyCore final : public reactor::Handler {
     AccessRecord r;
     r.listener = listener_name(s);
     r.client = s.peer;
-    std::string target, group;
+    std::string_view target, group;
     if (s.group >= 0 && s.target >= 0) {
-      const TargetGroup& g = s.runtime->config.target_groups[static_cast<size_t>(s.group)];
-      target = target_key(g.targets[static_cast<size_t>(s.target)]);
-      group = g.name;
+      const auto g = static_cast<size_t>(s.group);
+      target = s.runtime->target_keys[g][static_cast<size_t>(s.target)];
+      group = s.runtime->config.target_groups[g].name;
     }
     r.target = target;
     r.target_group = group;
