@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "form_encoding.h"
 #include "sns_codec.h"
 #include "sqs_codec.h"
 
@@ -120,47 +121,10 @@ struct Refusal {
 
 using Form = std::map<std::string, std::string, std::less<>>;
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string url_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      int hi = i + 2 < text.size() ? hex_digit(text[i + 1]) : -1;
-      int lo = i + 2 < text.size() ? hex_digit(text[i + 2]) : -1;
-      if (hi < 0 || lo < 0) {
-        refuse(ErrorCode::kMalformedQueryString,
-               "Malformed percent-encoding at offset " + std::to_string(i) + ".");
-      }
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 void parse_form(std::string_view text, Form& form) {
-  while (!text.empty()) {
-    size_t amp = text.find('&');
-    std::string_view pair = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view{} : text.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string key = url_decode(pair.substr(0, eq));
-    form[std::move(key)] =
-        eq == std::string_view::npos ? std::string{} : url_decode(pair.substr(eq + 1));
-  }
+  if (auto bad_at = form::parse(text, form))
+    refuse(ErrorCode::kMalformedQueryString,
+           "Malformed percent-encoding at offset " + std::to_string(*bad_at) + ".");
 }
 
 // The entries of a flattened list or map (`prefix` is e.g. "Tags.member"): for each 1-based

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "form_encoding.h"
 #include "sqs_codec.h"
 #include "sqs_flattening.h"
 
@@ -64,33 +65,6 @@ struct Refusal {
                                                 ".");
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string url_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      int hi = i + 2 < text.size() ? hex_digit(text[i + 1]) : -1;
-      int lo = i + 2 < text.size() ? hex_digit(text[i + 2]) : -1;
-      if (hi < 0 || lo < 0) refuse_protocol("MalformedQueryString", "Malformed percent-encoding.");
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 // A query parameter split at its dots, and its value.
 struct FlatParam {
   std::vector<std::string> path;
@@ -98,17 +72,8 @@ struct FlatParam {
 };
 
 void parse_form(std::string_view form, std::map<std::string, std::string>& params) {
-  while (!form.empty()) {
-    size_t amp = form.find('&');
-    std::string_view pair = form.substr(0, amp);
-    form = amp == std::string_view::npos ? std::string_view{} : form.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string key = url_decode(pair.substr(0, eq));
-    std::string value =
-        eq == std::string_view::npos ? std::string{} : url_decode(pair.substr(eq + 1));
-    params[std::move(key)] = std::move(value);
-  }
+  if (form::parse(form, params))
+    refuse_protocol("MalformedQueryString", "Malformed percent-encoding.");
 }
 
 // Flattened lists (NAME.N) of the query protocol and the JSON members they stand for; maps are
