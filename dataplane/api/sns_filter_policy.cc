@@ -1,5 +1,7 @@
 #include "sns_filter_policy.h"
 
+#include "sns_filter_policy_nodes.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -39,62 +41,7 @@ int64_t scale(double x) {
 
 }  // namespace
 
-enum class ValueType { kString, kNumber, kTrue, kFalse, kNull };
-
-struct Cidr {
-  int family = AF_INET;
-  std::array<uint8_t, 16> network{};
-  int prefix_bits = 0;
-};
-
-struct Matcher {
-  enum class Kind {
-    kString,
-    kNumber,
-    kLiteral,  // true, false or null
-    kPrefix,
-    kSuffix,
-    kEqualsIgnoreCase,
-    kAnythingBut,
-    kAnythingButPrefix,
-    kAnythingButSuffix,
-    kNumeric,
-    kExists,
-    kCidr,
-  };
-  Kind kind = Kind::kString;
-  std::string text;
-  int64_t number = 0;
-  ValueType literal = ValueType::kNull;
-  std::vector<std::string> but_strings;
-  std::vector<int64_t> but_numbers;
-  std::optional<int64_t> lower, upper;
-  bool lower_inclusive = false, upper_inclusive = false;
-  bool exists = false;
-  Cidr cidr;
-};
-
-// One key of the policy (a path of nested keys in body scope) and its list of match conditions,
-// any one of which satisfies it.
-struct Condition {
-  std::vector<std::string> path;
-  std::vector<Matcher> matchers;
-};
-
-// All conditions must hold, and for each $or group, at least one of its alternatives.
-struct PolicyNode {
-  std::vector<Condition> conditions;
-  std::vector<std::vector<PolicyNode>> any_of;
-};
-
 namespace {
-
-// One value of a message attribute or body property that a match condition is tested against.
-struct Value {
-  ValueType type;
-  std::string_view text;  // kString
-  int64_t number = 0;     // kNumber, scaled
-};
 
 struct ParseError {
   std::string message;
@@ -114,13 +61,6 @@ int64_t policy_number(const json& v) {
 const std::string& string_operand(const json& v, std::string_view op) {
   if (!v.is_string()) fail(std::string(op) + " match pattern must be a string");
   return v.get_ref<const std::string&>();
-}
-
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
 }
 
 bool parse_ip(std::string_view text, int family, std::array<uint8_t, 16>* out) {
@@ -360,6 +300,8 @@ bool in_range(const Matcher& m, int64_t x) {
   return true;
 }
 
+}  // namespace
+
 bool value_matches(const Matcher& m, const Value& v) {
   const bool is_string = v.type == ValueType::kString;
   switch (m.kind) {
@@ -396,6 +338,8 @@ bool value_matches(const Matcher& m, const Value& v) {
   }
   return false;
 }
+
+namespace {
 
 // A key is present when the message has it (an attribute of a type SNS filters on, or a body
 // property that is not an object); `values` are what it holds, one per array element.
@@ -483,6 +427,41 @@ void collect(const json& j, const std::vector<std::string>& path, size_t at,
 
 }  // namespace
 
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool attribute_values(const MessageAttributes& attributes, const std::string& key,
+                      std::vector<Value>* values, std::deque<json>* arrays) {
+  const auto it = attributes.find(key);
+  if (it == attributes.end()) return false;
+  const MessageAttribute& a = it->second;
+  // SNS ignores Binary attributes entirely.
+  if (a.type.starts_with("Binary")) return false;
+  if (a.type == "String.Array") {
+    json parsed = json::parse(a.value, nullptr, false);
+    if (parsed.is_array()) {
+      arrays->push_back(std::move(parsed));
+      add_values(arrays->back(), values);
+    }
+  } else if (a.type.starts_with("Number")) {
+    if (auto x = parse_number(a.value)) values->push_back({ValueType::kNumber, {}, scale(*x)});
+  } else {
+    values->push_back({ValueType::kString, a.value});
+  }
+  return true;
+}
+
+bool body_values(const json& body, const std::vector<std::string>& path,
+                 std::vector<Value>* values) {
+  bool present = false;
+  collect(body, path, 0, values, &present);
+  return present;
+}
+
 std::optional<FilterPolicy> parse_filter_policy(std::string_view text, Scope scope,
                                                 std::string* error) {
   try {
@@ -504,42 +483,12 @@ std::optional<FilterPolicy> parse_filter_policy(std::string_view text, Scope sco
   return std::nullopt;
 }
 
-std::optional<ExactStrings> exact_strings(const FilterPolicy& policy) {
-  const PolicyNode& root = policy.root();
-  if (policy.scope() != Scope::kMessageAttributes || !root.any_of.empty() ||
-      root.conditions.size() != 1 || root.conditions[0].path.size() != 1)
-    return std::nullopt;
-  ExactStrings out{root.conditions[0].path[0], {}};
-  for (const Matcher& m : root.conditions[0].matchers) {
-    if (m.kind != Matcher::Kind::kString) return std::nullopt;
-    out.values.push_back(m.text);
-  }
-  return out;
-}
-
 bool matches(const FilterPolicy& policy, const MessageAttributes& attributes) {
   if (policy.scope() != Scope::kMessageAttributes) return false;
   std::deque<json> arrays;  // keeps String.Array elements in place while they are matched
   return node_holds(policy.root(),
                     [&](const std::vector<std::string>& path, std::vector<Value>* values) {
-                      const auto it = attributes.find(path.front());
-                      if (it == attributes.end()) return false;
-                      const MessageAttribute& a = it->second;
-                      // SNS ignores Binary attributes entirely.
-                      if (a.type.starts_with("Binary")) return false;
-                      if (a.type == "String.Array") {
-                        json parsed = json::parse(a.value, nullptr, false);
-                        if (parsed.is_array()) {
-                          arrays.push_back(std::move(parsed));
-                          add_values(arrays.back(), values);
-                        }
-                      } else if (a.type.starts_with("Number")) {
-                        if (auto x = parse_number(a.value))
-                          values->push_back({ValueType::kNumber, {}, scale(*x)});
-                      } else {
-                        values->push_back({ValueType::kString, a.value});
-                      }
-                      return true;
+                      return attribute_values(attributes, path.front(), values, &arrays);
                     });
 }
 
@@ -549,9 +498,7 @@ bool matches(const FilterPolicy& policy, std::string_view body_json) {
   if (body.is_discarded() || !body.is_object()) return false;
   return node_holds(policy.root(),
                     [&](const std::vector<std::string>& path, std::vector<Value>* values) {
-                      bool present = false;
-                      collect(body, path, 0, values, &present);
-                      return present;
+                      return body_values(body, path, values);
                     });
 }
 

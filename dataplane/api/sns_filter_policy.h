@@ -38,15 +38,6 @@ class FilterPolicy {
   std::shared_ptr<const PolicyNode> root_;
 };
 
-// A policy that only asks one message attribute to equal one of some strings ({"key": ["a", "b"]},
-// attribute scope). A topic indexes such policies by value, so that a publish finds them with one
-// lookup however many there are.
-struct ExactStrings {
-  std::string key;
-  std::vector<std::string> values;
-};
-std::optional<ExactStrings> exact_strings(const FilterPolicy& policy);
-
 // Compiles `json` for `scope`. On a refusal returns nullopt with SNS's InvalidParameter message
 // ("Invalid parameter: FilterPolicy: ...") in `error`.
 std::optional<FilterPolicy> parse_filter_policy(std::string_view json, Scope scope,

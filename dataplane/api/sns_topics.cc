@@ -543,32 +543,9 @@ TopicResult<std::vector<Delivery>> TopicRegistry::fan_out(const std::string& top
                   "Invalid parameter: The topic should either have ContentBasedDeduplication "
                   "enabled or MessageDeduplicationId provided explicitly")};
   }
-  // The subscriptions the message passes: indexed exact-string policies by lookup, the others
-  // evaluated; kept in subscription order.
+  // The subscriptions the message passes, in subscription order.
   std::vector<size_t> chosen;
-  const Topic::ExactIndex& index = topic->index;
-  for (size_t i : index.others) {
-    const Subscription& s = subscriptions_.at(topic->subscriptions[i]);
-    const bool pass = !s.filter || (s.filter->scope() == Scope::kMessageBody
-                                        ? matches(*s.filter, message.message)
-                                        : matches(*s.filter, message.attributes));
-    if (pass) chosen.push_back(i);
-  }
-  for (const auto& [key, positions] : index.by_key) {
-    auto a = message.attributes.find(key);
-    if (a == message.attributes.end()) continue;
-    if (a->second.type == "String.Array") {
-      // Any element may match: evaluated as written.
-      for (size_t i : positions)
-        if (matches(*subscriptions_.at(topic->subscriptions[i]).filter, message.attributes))
-          chosen.push_back(i);
-    } else if (a->second.type.starts_with("String")) {
-      const auto& values = index.by_value.at(key);
-      if (auto hit = values.find(a->second.value); hit != values.end())
-        chosen.insert(chosen.end(), hit->second.begin(), hit->second.end());
-    }
-  }
-  std::sort(chosen.begin(), chosen.end());
+  topic->filters.match(message.attributes, message.message, &chosen);
   std::vector<Delivery> out;
   // Every copy of one notification carries the same signed fields: one signature serves all.
   std::string signature;
@@ -591,23 +568,10 @@ TopicResult<std::vector<Delivery>> TopicRegistry::fan_out(const std::string& top
 }
 
 void TopicRegistry::reindex(Topic& topic) {
-  Topic::ExactIndex index;
-  for (size_t i = 0; i < topic.subscriptions.size(); ++i) {
-    const Subscription& s = subscriptions_.at(topic.subscriptions[i]);
-    std::optional<ExactStrings> exact;
-    if (s.filter) exact = exact_strings(*s.filter);
-    if (!exact) {
-      index.others.push_back(i);
-      continue;
-    }
-    index.by_key[exact->key].push_back(i);
-    auto& by_value = index.by_value[exact->key];
-    for (const std::string& v : exact->values) {
-      std::vector<size_t>& list = by_value[v];
-      if (list.empty() || list.back() != i) list.push_back(i);  // a value listed twice
-    }
-  }
-  topic.index = std::move(index);
+  std::vector<FilterSet::Member> members;
+  for (size_t i = 0; i < topic.subscriptions.size(); ++i)
+    members.push_back({i, subscriptions_.at(topic.subscriptions[i]).filter});
+  topic.filters = FilterSet(members);
 }
 
 void TopicRegistry::save() const {

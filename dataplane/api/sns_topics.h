@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "sns_filter_policy.h"
+#include "sns_filter_set.h"
 #include "sns_signing.h"
 
 namespace sluice::api::sns {
@@ -52,15 +53,9 @@ struct Topic {
   std::vector<std::pair<std::string, std::string>> tags;
   std::vector<std::string> subscriptions;  // arns, in subscription order
 
-  // Subscriptions whose policy only asks an attribute to equal one of some strings, by attribute
-  // and value (positions in `subscriptions`); the others are evaluated one by one. Rebuilt when
-  // the subscriptions change.
-  struct ExactIndex {
-    std::unordered_map<std::string, std::unordered_map<std::string, std::vector<size_t>>> by_value;
-    std::unordered_map<std::string, std::vector<size_t>> by_key;
-    std::vector<size_t> others;
-  };
-  ExactIndex index;
+  // The subscriptions' filter policies compiled as one set (members are positions in
+  // `subscriptions`). Rebuilt when the subscriptions or their policies change.
+  FilterSet filters;
 };
 
 // A message as published.
