@@ -10,7 +10,8 @@
 //   send-latency  one connection, one SendMessage (put) at a time: latency percentiles.
 //   publish       every connection loops SNS Publish to --topic-arn (form bodies; --depth D
 //                 publishes written before their replies are read), with the --message-attribute
-//                 NAME=VALUE given, VALUE suffixed 0 .. N-1 in turn with --vary N.
+//                 NAME=VALUE given (a String; NAME:Number=VALUE, a Number), VALUE suffixed
+//                 0 .. N-1 in turn with --vary N.
 //   publish-latency  one connection, one Publish at a time: latency percentiles.
 //
 // It prints one JSON line of results. This is a load generator, not a client library: replies are
@@ -70,7 +71,10 @@ struct Options {
   bool moto = false;
   bool publish = false;
   std::string topic_arn;
-  std::vector<std::pair<std::string, std::string>> message_attributes;
+  struct MessageAttribute {
+    std::string name, type, value;  // type: String or Number
+  };
+  std::vector<MessageAttribute> message_attributes;
   int vary = 0;
 };
 
@@ -434,11 +438,11 @@ class PublishClient {
     for (int v = 0; v < std::max(options.vary, 1); ++v) {
       std::string body = prefix;
       for (size_t i = 0; i < options.message_attributes.size(); ++i) {
-        const auto& [name, value] = options.message_attributes[i];
+        const Options::MessageAttribute& a = options.message_attributes[i];
         const std::string entry = "&MessageAttributes.entry." + std::to_string(i + 1);
-        body +=
-            entry + ".Name=" + form_encode(name) + entry + ".Value.DataType=String" + entry +
-            ".Value.StringValue=" + form_encode(options.vary ? value + std::to_string(v) : value);
+        body += entry + ".Name=" + form_encode(a.name) + entry + ".Value.DataType=" + a.type +
+                entry + ".Value.StringValue=" +
+                form_encode(options.vary ? a.value + std::to_string(v) : a.value);
       }
       requests_.push_back("POST / HTTP/1.1\r\nHost: " + options.host +
                           "\r\nContent-Type: application/x-www-form-urlencoded\r\n"
@@ -594,16 +598,16 @@ void sleep_for(double seconds) {
 }
 
 [[noreturn]] void usage() {
-  fprintf(
-      stderr,
-      "usage: sqs-loadgen --server sqs|beanstalkd --address 127.0.0.1:PORT\n"
-      "         [--workload pipeline|send-latency] [-c CONNECTIONS] [--depth D] [-s BYTES]\n"
-      "         [-d SECONDS] [--warmup SECONDS] [--queue NAME] [--attribute NAME=VALUE]...\n"
-      "         [--server-pid PID] [--moto]\n"
-      "       sqs-loadgen --server sqs --address 127.0.0.1:PORT --workload "
-      "publish|publish-latency\n"
-      "         --topic-arn ARN [--message-attribute NAME=VALUE]... [--vary N] [-c CONNECTIONS]\n"
-      "         [--depth D] [-s BYTES] [-d SECONDS] [--warmup SECONDS] [--server-pid PID]\n");
+  fprintf(stderr,
+          "usage: sqs-loadgen --server sqs|beanstalkd --address 127.0.0.1:PORT\n"
+          "         [--workload pipeline|send-latency] [-c CONNECTIONS] [--depth D] [-s BYTES]\n"
+          "         [-d SECONDS] [--warmup SECONDS] [--queue NAME] [--attribute NAME=VALUE]...\n"
+          "         [--server-pid PID] [--moto]\n"
+          "       sqs-loadgen --server sqs --address 127.0.0.1:PORT --workload "
+          "publish|publish-latency\n"
+          "         --topic-arn ARN [--message-attribute NAME[:Number]=VALUE]... [--vary N]\n"
+          "         [-c CONNECTIONS] [--depth D] [-s BYTES] [-d SECONDS] [--warmup SECONDS]\n"
+          "         [--server-pid PID]\n");
   exit(2);
 }
 
@@ -686,7 +690,13 @@ Options parse(int argc, char** argv) {
         std::string_view a(optarg);
         size_t eq = a.find('=');
         if (eq == std::string_view::npos || eq == 0) usage();
-        o.message_attributes.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+        std::string name(a.substr(0, eq)), type = "String";
+        if (name.ends_with(":Number")) {
+          name.resize(name.size() - 7);
+          type = "Number";
+        }
+        if (name.empty()) usage();
+        o.message_attributes.push_back({name, type, std::string(a.substr(eq + 1))});
         break;
       }
       case 'V':
