@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "sns_http_delivery.h"
+
 namespace sluice::api::sns {
 namespace {
 
@@ -109,20 +111,23 @@ std::string message_for(const PublishEntry& entry) {
   return entry.message;
 }
 
-// Publishes one entry: its deliveries' sends are appended to `sends`.
+// Publishes one entry: its deliveries' sends are appended to `out.sends`, its POSTs to
+// `out.posts`.
 std::optional<ApiError> publish(TopicRegistry& registry, const Arn& topic,
                                 const PublishEntry& entry, std::string_view url_prefix,
-                                std::vector<sqs::Request>& sends, PublishResult& result) {
+                                Outcome& out, PublishResult& result) {
   PublishedMessage m{message_for(entry), entry.subject, entry.attributes, entry.group_id,
                      entry.deduplication_id};
   result.message_id = message_id();
-  auto out = registry.fan_out(topic.text, m, result.message_id, now_iso8601(), url_prefix);
-  if (out.error) return from_registry(*out.error);
+  auto delivered = registry.fan_out(topic.text, m, result.message_id, now_iso8601(), url_prefix);
+  if (delivered.error) return from_registry(*delivered.error);
   if (topic.fifo()) result.sequence_number = fmt::format("{:020d}", 0);
-  for (const Delivery& d : *out.value) {
-    // Deliveries to http(s) endpoints are not made by this service; such subscriptions cannot be
-    // created (see subscribe below), so every delivery here is to a queue.
-    if (d.protocol == "sqs") sends.push_back(queue_send(d, entry, topic.fifo()));
+  for (Delivery& d : *delivered.value) {
+    if (d.protocol == "sqs") {
+      out.sends.push_back(queue_send(d, entry, topic.fifo()));
+    } else {
+      out.posts.push_back(std::move(d));
+    }
   }
   return std::nullopt;
 }
@@ -148,20 +153,34 @@ std::vector<SubscriptionInfo> infos(const std::vector<Subscription>& subs,
 
 }  // namespace
 
-bool is_sns_request(const http::Request& request) {
-  if (request.find("x-amz-target") != nullptr) return false;
-  // The Action parameter, in the form body or the query string.
+namespace {
+
+// The SNS action a query-protocol request names, in its form body or its query string.
+std::optional<Action> requested_action(const http::Request& request) {
+  if (request.find("x-amz-target") != nullptr) return std::nullopt;
   for (std::string_view text : {request.body, request.query}) {
     size_t at = 0;
     while (at < text.size()) {
       size_t end = text.find('&', at);
       if (end == std::string_view::npos) end = text.size();
       const std::string_view pair = text.substr(at, end - at);
-      if (pair.starts_with("Action=")) return parse_action(pair.substr(7)).has_value();
+      if (pair.starts_with("Action=")) return parse_action(pair.substr(7));
       at = end + 1;
     }
   }
-  return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool is_sns_request(const http::Request& request) {
+  return requested_action(request).has_value();
+}
+
+bool is_unsigned_confirmation(const http::Request& request) {
+  return request.find("authorization") == nullptr &&
+         request.query.find("X-Amz-Signature=") == std::string_view::npos &&
+         requested_action(request) == Action::kConfirmSubscription;
 }
 
 Outcome run(TopicRegistry& registry, const Request& request, std::string_view url_prefix,
@@ -170,6 +189,7 @@ Outcome run(TopicRegistry& registry, const Request& request, std::string_view ur
   auto fail = [&](const ApiError& e) {
     out.reply = encode_error(e, request_id);
     out.sends.clear();
+    out.posts.clear();
     return out;
   };
   auto done = [&](std::optional<TopicError> e) {
@@ -206,14 +226,24 @@ Outcome run(TopicRegistry& registry, const Request& request, std::string_view ur
     }
     case Action::kSubscribe: {
       const auto& r = std::get<SubscribeRequest>(request.params);
-      if (r.protocol != SubscriptionProtocol::kSqs)
+      // The deliverer speaks plain HTTP only: an https subscription would never be delivered.
+      if (r.protocol == SubscriptionProtocol::kHttps)
         return fail(api_error(ErrorCode::kInvalidParameter,
-                              "Invalid parameter: Protocol: this endpoint delivers to sqs "
-                              "subscriptions only; http and https deliveries are not provided"));
+                              "Invalid parameter: Protocol: https endpoints are not supported "
+                              "by this endpoint; use http"));
+      std::string why;
+      if (r.protocol == SubscriptionProtocol::kHttp && !parse_http_endpoint(r.endpoint, &why))
+        return fail(api_error(ErrorCode::kInvalidParameter, "Invalid parameter: Endpoint: " + why));
       auto sub = registry.subscribe(r.topic.text, std::string(protocol_name(r.protocol)),
                                     r.endpoint, to_map(r.attributes), now_iso8601(), url_prefix);
       if (sub.error) return fail(from_registry(*sub.error));
-      out.reply = encode_subscription_arn(request.action, sub.value->arn, request_id);
+      // A subscription waiting for its endpoint's confirmation is shown as SNS shows it.
+      const bool pending = sub.value->confirmation.has_value();
+      out.reply = encode_subscription_arn(
+          request.action,
+          pending && !r.return_subscription_arn ? "pending confirmation" : sub.value->arn,
+          request_id);
+      if (pending) out.posts.push_back(std::move(*sub.value->confirmation));
       return out;
     }
     case Action::kConfirmSubscription: {
@@ -256,8 +286,7 @@ Outcome run(TopicRegistry& registry, const Request& request, std::string_view ur
     case Action::kPublish: {
       const auto& r = std::get<PublishRequest>(request.params);
       PublishResult result;
-      if (auto e = publish(registry, r.topic, r.message, url_prefix, out.sends, result))
-        return fail(*e);
+      if (auto e = publish(registry, r.topic, r.message, url_prefix, out, result)) return fail(*e);
       out.reply = encode_publish(result, request_id);
       return out;
     }
@@ -269,7 +298,7 @@ Outcome run(TopicRegistry& registry, const Request& request, std::string_view ur
       for (const PublishEntry& entry : r.entries) {
         BatchResultEntry e;
         e.id = entry.id;
-        e.error = publish(registry, r.topic, entry, url_prefix, out.sends, e.published);
+        e.error = publish(registry, r.topic, entry, url_prefix, out, e.published);
         entries.push_back(std::move(e));
       }
       out.reply = encode_publish_batch(entries, request_id);

@@ -1,7 +1,9 @@
 // The SNS actions on the queue service's endpoint: a decoded SNS request is run against the
 // topic registry, and a publish becomes one SendMessage per matching queue subscription, which
 // the service core sends to the shards that own those queues and answers only once every one of
-// them has taken its copy (durably, for durable queues).
+// them has taken its copy (durably, for durable queues). Copies for http endpoints (and a new
+// http subscription's SubscriptionConfirmation) are POSTed by the core's HttpDeliverer, which
+// retries them on their own schedule: the publish does not wait for them.
 #pragma once
 
 #include <optional>
@@ -18,10 +20,14 @@ namespace sluice::api::sns {
 
 // Whether `request` is a query-protocol request whose Action is an SNS action.
 bool is_sns_request(const http::Request& request);
+// Whether `request` is an unsigned ConfirmSubscription: an http endpoint following the
+// SubscribeURL of its SubscriptionConfirmation, whose token is the proof it needs (as on SNS).
+bool is_unsigned_confirmation(const http::Request& request);
 
 struct Outcome {
   Reply reply;                      // to answer once every send has been taken
   std::vector<sqs::Request> sends;  // SendMessage requests for the queue subscriptions
+  std::vector<Delivery> posts;      // POSTs to http endpoints, made after the answer
 };
 
 // Runs `request`. `url_prefix` is "http://HOST/" of the endpoint (for the envelope's URLs).

@@ -98,20 +98,35 @@ std::optional<TopicError> check_subscription_attribute(Subscription& sub, const 
   if (name == "FilterPolicyScope" && value != "MessageAttributes" && value != "MessageBody")
     return invalid("Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value [" +
                    value + "]. Please use either MessageBody or MessageAttributes");
-  if ((name == "RedrivePolicy" || name == "DeliveryPolicy") && !value.empty() &&
-      !Json::accept(value))
+  if (name == "RedrivePolicy" && !value.empty() && !Json::accept(value))
     return invalid("Invalid parameter: " + name + ": failed to parse JSON.");
-  if (name == "RedrivePolicy" && !value.empty()) {
-    const Json j = Json::parse(value);
-    if (!j.is_object() || !j.contains("deadLetterTargetArn") ||
-        !j["deadLetterTargetArn"].is_string() ||
-        queue_name_of(j["deadLetterTargetArn"].get<std::string>()).empty())
-      return invalid(
-          "Invalid parameter: RedrivePolicy: deadLetterTargetArn is missing or is "
-          "not a queue ARN");
-  }
   Subscription next = sub;
-  if (value.empty() && name == "FilterPolicy") {
+  if (name == "RedrivePolicy") {
+    next.dead_letter_queue.clear();
+    if (!value.empty()) {
+      const Json j = Json::parse(value);
+      if (j.is_object() && j.contains("deadLetterTargetArn") &&
+          j["deadLetterTargetArn"].is_string())
+        next.dead_letter_queue = queue_name_of(j["deadLetterTargetArn"].get<std::string>());
+      if (next.dead_letter_queue.empty())
+        return invalid(
+            "Invalid parameter: RedrivePolicy: deadLetterTargetArn is missing or is "
+            "not a queue ARN");
+    }
+  }
+  if (name == "DeliveryPolicy") {
+    next.delivery_policy.reset();
+    if (!value.empty()) {
+      if (sub.protocol != "http" && sub.protocol != "https")
+        return invalid("Invalid parameter: DeliveryPolicy: Delivery protocol [" + sub.protocol +
+                       "] does not support delivery policies");
+      std::string error;
+      auto policy = parse_subscription_delivery_policy(value, &error);
+      if (!policy) return invalid(error);
+      next.delivery_policy = std::make_shared<const DeliveryPolicy>(std::move(*policy));
+    }
+  }
+  if (value.empty() && (name == "FilterPolicy" || name == "DeliveryPolicy")) {
     next.attributes.erase(name);
   } else {
     next.attributes[name] = value;
@@ -146,6 +161,21 @@ std::optional<TopicError> apply_subscription_attributes(
     if (auto error = check_subscription_attribute(sub, name, value)) return error;
   }
   return std::nullopt;
+}
+
+// The DeliveryPolicy topic attribute compiled; null when it is not set.
+TopicResult<std::shared_ptr<const TopicDeliveryPolicy>> topic_delivery_policy(
+    const std::map<std::string, std::string>& attributes) {
+  auto it = attributes.find("DeliveryPolicy");
+  if (it == attributes.end() || it->second.empty()) return {.value = nullptr};
+  std::string error;
+  auto policy = parse_topic_delivery_policy(it->second, &error);
+  if (!policy) return {.error = invalid(error)};
+  return {.value = std::make_shared<const TopicDeliveryPolicy>(std::move(*policy))};
+}
+
+DeliveryPolicy effective_policy(const Topic& topic, const Subscription& sub) {
+  return effective_delivery_policy(topic.delivery_policy.get(), sub.delivery_policy.get());
 }
 
 Json attributes_json(const MessageAttributes& attributes) {
@@ -235,6 +265,8 @@ TopicResult<std::string> TopicRegistry::create_topic(
     return {.error = invalid(
                 "Invalid parameter: Attributes Reason: ContentBasedDeduplication is only valid "
                 "for FIFO topics")};
+  auto delivery_policy = topic_delivery_policy(attributes);
+  if (delivery_policy.error) return {.error = delivery_policy.error};
   std::unique_lock lock(mutex_);
   const std::string arn = topic_arn(name);
   if (Topic* existing = find_topic(arn)) {
@@ -253,6 +285,7 @@ TopicResult<std::string> TopicRegistry::create_topic(
   topic.fifo = fifo;
   topic.attributes = attributes;
   topic.tags = tags;
+  topic.delivery_policy = std::move(*delivery_policy.value);
   topics_.emplace(arn, std::move(topic));
   save();
   return {.value = arn};
@@ -294,8 +327,15 @@ TopicResult<std::map<std::string, std::string>> TopicRegistry::topic_attributes(
   out["SubscriptionsConfirmed"] = std::to_string(confirmed);
   out["SubscriptionsPending"] = std::to_string(pending);
   out["SubscriptionsDeleted"] = "0";
-  out["EffectiveDeliveryPolicy"] =
-      R"({"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false}})";
+  const TopicDeliveryPolicy delivery =
+      topic->delivery_policy ? *topic->delivery_policy : TopicDeliveryPolicy{};
+  const Json defaults = Json::parse(delivery.defaults.to_json());
+  Json http = {{"defaultHealthyRetryPolicy", defaults["healthyRetryPolicy"]},
+               {"disableSubscriptionOverrides", delivery.disable_subscription_overrides}};
+  if (defaults.contains("throttlePolicy"))
+    http["defaultThrottlePolicy"] = defaults["throttlePolicy"];
+  if (defaults.contains("requestPolicy")) http["defaultRequestPolicy"] = defaults["requestPolicy"];
+  out["EffectiveDeliveryPolicy"] = Json{{"http", http}}.dump();
   if (topic->fifo) {
     out["FifoTopic"] = "true";
     out["ContentBasedDeduplication"] = "false";
@@ -315,14 +355,17 @@ std::optional<TopicError> TopicRegistry::set_topic_attribute(const std::string& 
         "Invalid parameter: Attributes Reason: ContentBasedDeduplication: Invalid "
         "value [" +
         value + "]");
-  if ((name == "Policy" || name == "DeliveryPolicy") && !value.empty() && !Json::accept(value))
+  if (name == "Policy" && !value.empty() && !Json::accept(value))
     return invalid("Invalid parameter: " + name + ": failed to parse JSON.");
+  auto delivery_policy = topic_delivery_policy({{name, value}});
+  if (delivery_policy.error) return delivery_policy.error;
   std::unique_lock lock(mutex_);
   Topic* topic = find_topic(arn);
   if (topic == nullptr) return not_found("Topic does not exist");
   if (name == "ContentBasedDeduplication" && !topic->fifo)
     return invalid("Invalid parameter: ContentBasedDeduplication is only valid for FIFO topics");
   topic->attributes[name] = value;
+  if (name == "DeliveryPolicy") topic->delivery_policy = std::move(*delivery_policy.value);
   save();
   return std::nullopt;
 }
@@ -396,7 +439,15 @@ TopicResult<TopicRegistry::Subscribed> TopicRegistry::subscribe(
                                    {"TopicArn", topic_arn},
                                    {"Type", "SubscriptionConfirmation"}});
     c["SigningCertURL"] = fmt::format("{}{}", url_prefix, MessageSigner::kCertificatePath);
-    result.confirmation = Delivery{sub.arn, protocol, endpoint, false, c.dump()};
+    result.confirmation = Delivery{.subscription_arn = sub.arn,
+                                   .protocol = protocol,
+                                   .endpoint = endpoint,
+                                   .body = c.dump(),
+                                   .message_type = "SubscriptionConfirmation",
+                                   .message_id = message_id,
+                                   .topic_arn = topic_arn,
+                                   .policy = effective_policy(*topic, sub),
+                                   .dead_letter_queue = sub.dead_letter_queue};
   }
   topic->subscriptions.push_back(sub.arn);
   subscriptions_.emplace(sub.arn, std::move(sub));
@@ -467,6 +518,10 @@ TopicResult<std::map<std::string, std::string>> TopicRegistry::subscription_attr
   if (!out.contains("RawMessageDelivery")) out["RawMessageDelivery"] = "false";
   if (out.contains("FilterPolicy") && !out.contains("FilterPolicyScope"))
     out["FilterPolicyScope"] = "MessageAttributes";
+  if (s.protocol != "sqs") {
+    const Topic* topic = find_topic(s.topic_arn);
+    if (topic != nullptr) out["EffectiveDeliveryPolicy"] = effective_policy(*topic, s).to_json();
+  }
   return {.value = std::move(out)};
 }
 
@@ -562,6 +617,13 @@ TopicResult<std::vector<Delivery>> TopicRegistry::fan_out(const std::string& top
     d.body = d.raw ? message.message
                    : notification_envelope(signature, *topic, s, message, message_id, timestamp,
                                            url_prefix);
+    if (s.protocol != "sqs") {
+      d.message_type = "Notification";
+      d.message_id = message_id;
+      d.topic_arn = topic->arn;
+      d.policy = effective_policy(*topic, s);
+      d.dead_letter_queue = s.dead_letter_queue;
+    }
     out.push_back(std::move(d));
   }
   return {.value = std::move(out)};
@@ -637,6 +699,10 @@ void TopicRegistry::load() {
       for (const Json& tag : t.at("tags"))
         topic.tags.emplace_back(tag.at(0).get<std::string>(), tag.at(1).get<std::string>());
       topic.subscriptions = t.at("subscriptions").get<std::vector<std::string>>();
+      auto delivery_policy = topic_delivery_policy(topic.attributes);
+      if (delivery_policy.error)
+        throw std::runtime_error("topic " + topic.arn + ": " + delivery_policy.error->message);
+      topic.delivery_policy = std::move(*delivery_policy.value);
       topics_.emplace(topic.arn, std::move(topic));
     }
     for (const Json& j : doc.at("subscriptions")) {

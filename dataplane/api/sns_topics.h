@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "sns_delivery_policy.h"
 #include "sns_filter_policy.h"
 #include "sns_filter_set.h"
 #include "sns_signing.h"
@@ -42,6 +43,8 @@ struct Subscription {
   std::string token;  // the confirmation token sent to an http endpoint
 
   std::shared_ptr<const FilterPolicy> filter;  // compiled from the FilterPolicy attribute
+  std::shared_ptr<const DeliveryPolicy> delivery_policy;  // from the DeliveryPolicy attribute
+  std::string dead_letter_queue;  // the queue named by the RedrivePolicy attribute, if any
   bool raw() const;
 };
 
@@ -51,7 +54,8 @@ struct Topic {
   bool fifo = false;
   std::map<std::string, std::string> attributes;  // as set: DisplayName, Policy, ...
   std::vector<std::pair<std::string, std::string>> tags;
-  std::vector<std::string> subscriptions;  // arns, in subscription order
+  std::shared_ptr<const TopicDeliveryPolicy> delivery_policy;  // from DeliveryPolicy, if set
+  std::vector<std::string> subscriptions;                      // arns, in subscription order
 
   // The subscriptions' filter policies compiled as one set (members are positions in
   // `subscriptions`). Rebuilt when the subscriptions or their policies change.
@@ -74,6 +78,13 @@ struct Delivery {
   std::string endpoint;
   bool raw = false;
   std::string body;  // the SNS envelope (JSON), or the bare message when raw
+  // For http endpoints: what the POST's x-amz-sns-* headers say, how it is retried, and the
+  // queue that takes it when every try has failed (empty: none).
+  std::string message_type;  // Notification, SubscriptionConfirmation
+  std::string message_id;
+  std::string topic_arn;
+  DeliveryPolicy policy;
+  std::string dead_letter_queue;
 };
 
 template <typename T>

@@ -18,6 +18,7 @@
 #include "response_writer.h"
 #include "sigv4.h"
 #include "sns_actions.h"
+#include "sns_http_delivery.h"
 #include "sqs_actions.h"
 #include "thread_affinity.h"
 
@@ -93,6 +94,9 @@ class ApiCore final : public reactor::Handler {
     options.max_input = config_.max_request_bytes + (1 << 20);
     reactor::Reactor reactor(options);
     reactor_ = &reactor;
+    sns::HttpDeliverer deliverer(reactor,
+                                 [this](sqs::Request send) { dead_letter(std::move(send)); });
+    deliverer_ = &deliverer;
     reactor.listen(listen_fd, *this);
     reactor.watch(doorbell_.fd, [this] { doorbell_.clear(); });
     sweep_idle_connections();
@@ -122,6 +126,7 @@ class ApiCore final : public reactor::Handler {
         }
       }
     }
+    deliverer_ = nullptr;
     reactor_ = nullptr;
   }
 
@@ -174,6 +179,7 @@ class ApiCore final : public reactor::Handler {
     std::vector<ActionCall*> calls;
     size_t waiting = 0;
     std::optional<sqs::Reply> sns_reply;  // a publish's answer, once its sends are taken
+    bool dead_letter = false;  // no connection: an http delivery's copy for its dead-letter queue
     bool http10 = false;
     bool receiving = false;  // part of a request is in
     Clock::time_point request_since = Clock::now(), idle_since = Clock::now();
@@ -278,7 +284,7 @@ class ApiCore final : public reactor::Handler {
       return;
     }
     std::string sender = config_.account_id;
-    if (config_.authentication) {
+    if (config_.authentication && !sns::is_unsigned_confirmation(req)) {
       const sigv4::Result auth = verifier_.verify(req);
       if (!auth.ok()) {
         const std::string_view code = sigv4::error_code(auth.error);
@@ -323,6 +329,7 @@ class ApiCore final : public reactor::Handler {
         sns::run(topics_, *decoded.request, fmt::format("http://{}/", host), s.context.request_id);
     sqs::Reply reply{outcome.reply.status, std::move(outcome.reply.headers),
                      std::move(outcome.reply.body)};
+    for (sns::Delivery& post : outcome.posts) deliverer_->deliver(std::move(post));
     if (outcome.sends.empty()) {
       answer(s, reply);
       return;
@@ -337,6 +344,23 @@ class ApiCore final : public reactor::Handler {
       s.request = std::move(send);
       submit(make_call(s, ActionCall::Part::kWhole), shards_.shard_of(queue));
     }
+  }
+
+  // A copy an http endpoint never took, sent to its subscription's dead-letter queue on a state
+  // of its own that no connection waits for.
+  void dead_letter(sqs::Request send) {
+    auto state = std::make_unique<ConnState>(parser_limits());
+    ConnState& s = *state;
+    states_.emplace(&s, std::move(state));
+    s.dead_letter = true;
+    s.context.request_id = ids_.next();
+    s.context.protocol = sqs::Protocol::kQuery;
+    s.context.url_prefix = fmt::format("http://{}/{}/", listen_host_, config_.account_id);
+    s.context.sender_id = config_.account_id;
+    s.request_action = sqs::Action::kSendMessage;
+    s.queue = sqs::owning_queue(send);
+    s.request = std::move(send);
+    submit(make_call(s, ActionCall::Part::kWhole), shards_.shard_of(s.queue));
   }
 
   void dispatch(ConnState& s) {
@@ -441,6 +465,9 @@ class ApiCore final : public reactor::Handler {
       } else {
         answer(s, sqs::merge_list_parts(s.request, s.context, s.calls));
       }
+    } else if (s.dead_letter && s.calls.front()->reply.status != 200) {
+      fmt::print(stderr, "sluice-dataplane: sns: dead-letter queue {} refused a message: {}\n",
+                 s.queue, s.calls.front()->reply.body);
     }
     free_calls_.insert(free_calls_.end(), s.calls.begin(), s.calls.end());
     s.calls.clear();
@@ -467,6 +494,7 @@ class ApiCore final : public reactor::Handler {
   RequestIds ids_;
   std::string listen_host_ = fmt::format("{}:{}", config_.address, config_.port);
   reactor::Reactor* reactor_ = nullptr;
+  sns::HttpDeliverer* deliverer_ = nullptr;
   std::unordered_map<ConnState*, std::unique_ptr<ConnState>> states_;
   // Every call this core has made, reused once answered; calls still out at the shards when the
   // service stops are freed with the core, after the shards have stopped.

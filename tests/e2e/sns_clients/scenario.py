@@ -8,10 +8,15 @@ and `aws sqs ...` commands with the CLI named by --aws. Credentials come from AW
 and AWS_SECRET_ACCESS_KEY.
 
 --part clients (the default): a topic with two queue subscriptions (one raw, one filtered), an
-http subscription refused, a publish with String, Number and Binary attributes whose deliveries
+https subscription refused, a publish with String, Number and Binary attributes whose deliveries
 are checked field by field (the envelope's signature verified against the certificate fetched
 from its SigningCertURL), filter routing, attributes, tags, PublishBatch, unsubscribe, topic
-deletion, and a FIFO topic feeding a FIFO queue (group order, deduplication).
+deletion, and a FIFO topic feeding a FIFO queue (group order, deduplication). Then http
+endpoints (a server in this process, on loopback): the SubscriptionConfirmation handshake (by
+the SubscribeURL, unsigned, and by ConfirmSubscription), notifications with their x-amz-sns-*
+headers, raw delivery and filtering; with boto3 also delivery policies, retries of an endpoint
+that fails or is down, the subscription's dead-letter queue, and deliveries resuming once the
+endpoint is back.
 
 --part filters: a table of filter policies, one per subscription, every operator in both scopes,
 each with messages that must and must not reach its queue.
@@ -22,12 +27,15 @@ PASSED on success. --probe only prints the client's protocol and version (exit 3
 
 import argparse
 import base64
+import http.server
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.request
 import uuid
 
@@ -191,6 +199,12 @@ def canonical_notification(envelope):
     return out.encode()
 
 
+def canonical_confirmation(message):
+    """SNS's string to sign for a SubscriptionConfirmation."""
+    keys = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
+    return "".join(f"{key}\n{message[key]}\n" for key in keys).encode()
+
+
 def verify_sha1_rsa(cert_pem, data, signature):
     """True when `signature` is data's SHA1withRSA under the certificate's key."""
     try:
@@ -219,6 +233,56 @@ def verify_with_openssl(cert_pem, data, signature):
         done = subprocess.run(["openssl", "dgst", "-sha1", "-verify", key, "-signature", sig, body],
                               capture_output=True, timeout=30)
         return done.returncode == 0
+
+
+# --- an http endpoint -------------------------------------------------------------------------
+
+
+class EndpointServer:
+    """A subscriber's http endpoint on loopback: records every POST (path, headers, body) and
+    answers each with `status`; down() closes its port, up() opens the same port again."""
+
+    def __init__(self):
+        self.posts = queue.Queue()
+        self.status = 200
+        self.server = None
+        self.port = 0
+        self.up()
+
+    def up(self):
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the name http.server calls
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length).decode()
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                owner.posts.put((self.path, headers, body))
+                self.send_response(owner.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def down(self):
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def take(self, timeout):
+        try:
+            return self.posts.get(timeout=timeout)
+        except queue.Empty:
+            return None
 
 
 # --- the scenarios -----------------------------------------------------------------------------
@@ -371,8 +435,6 @@ class Scenario:
         self.policy = {"color": ["red"], "size": [{"numeric": [">", 40]}]}
         self.filtered_sub = self.subscribe(self.topic, filtered_arn,
                                            FilterPolicy=json.dumps(self.policy))
-        self.sns("Subscribe", expect="InvalidParameter", TopicArn=self.topic, Protocol="http",
-                 Endpoint="http://127.0.0.1:9/sns")
         if self.full:
             self.sns("Subscribe", expect="InvalidParameter", TopicArn=self.topic,
                      Protocol="https", Endpoint="https://127.0.0.1:9/sns")
@@ -693,6 +755,160 @@ class Scenario:
             self.sqs("DeleteQueue", QueueUrl=url)
         self.say(f"{len(cases)} policies, {checked} messages as expected")
 
+    # --- http endpoints ---
+
+    def post(self, endpoint, kind, timeout=10):
+        """The endpoint's next POST, which must be of type `kind`."""
+        got = endpoint.take(timeout)
+        self.check(got is not None, f"no {kind} POST reached the endpoint within {timeout} s")
+        path, headers, body = got
+        self.eq(headers.get("x-amz-sns-message-type"), kind, f"x-amz-sns-message-type of {path}")
+        return path, headers, body
+
+    def no_post(self, endpoint, within):
+        got = endpoint.take(within)
+        self.check(got is None, f"unexpected POST {got!r:.400}")
+
+    def step_http(self):
+        endpoint = EndpointServer()
+        try:
+            self.http_deliveries(endpoint)
+        finally:
+            endpoint.down()
+
+    def confirm_by_url(self, confirmation):
+        # As an endpoint does it: a plain GET of the SubscribeURL, unsigned.
+        with urllib.request.urlopen(confirmation["SubscribeURL"], timeout=10) as reply:
+            xml = reply.read().decode()
+        found = re.search(r"<SubscriptionArn>([^<]+)</SubscriptionArn>", xml)
+        self.check(found is not None, f"ConfirmSubscription by URL: {xml[:400]!r}")
+        return found.group(1)
+
+    def http_deliveries(self, endpoint):
+        topic = self.sns("CreateTopic", Name=self.name("http"))["TopicArn"]
+        reply = self.sns("Subscribe", TopicArn=topic, Protocol="http",
+                         Endpoint=endpoint.url("/sns"))
+        self.eq(reply.get("SubscriptionArn"), "pending confirmation", "Subscribe reply")
+        path, headers, body = self.post(endpoint, "SubscriptionConfirmation")
+        self.eq(path, "/sns", "confirmation path")
+        c = json.loads(body)
+        self.eq((c.get("Type"), c.get("TopicArn")), ("SubscriptionConfirmation", topic),
+                "confirmation Type and TopicArn")
+        self.eq(headers.get("x-amz-sns-topic-arn"), topic, "x-amz-sns-topic-arn")
+        self.eq(headers.get("x-amz-sns-message-id"), c.get("MessageId"), "x-amz-sns-message-id")
+        self.check(c.get("SubscribeURL", "").startswith(
+            self.c.endpoint + "/?Action=ConfirmSubscription&TopicArn="), f"SubscribeURL {c!r:.400}")
+        cert = self.certificate(c["SigningCertURL"])
+        self.check(verify_sha1_rsa(cert, canonical_confirmation(c),
+                                   base64.b64decode(c["Signature"], validate=True)),
+                   f"confirmation Signature does not verify: {body[:600]}")
+        listed = self.sns("ListSubscriptionsByTopic", TopicArn=topic)["Subscriptions"]
+        self.eq([s["SubscriptionArn"] for s in listed], ["PendingConfirmation"],
+                "a subscription waiting for its confirmation")
+        sub = self.confirm_by_url(c)
+        self.check(sub.startswith(topic + ":"), f"confirmed subscription ARN {sub!r}")
+
+        # A raw subscription, confirmed through the client with the token.
+        self.sns("Subscribe", TopicArn=topic, Protocol="http", Endpoint=endpoint.url("/raw"),
+                 Attributes={"RawMessageDelivery": "true"})
+        _, _, body = self.post(endpoint, "SubscriptionConfirmation")
+        raw_sub = self.sns("ConfirmSubscription", TopicArn=topic,
+                           Token=json.loads(body)["Token"])["SubscriptionArn"]
+        self.check(raw_sub.startswith(topic + ":") and raw_sub != sub, f"raw ARN {raw_sub!r}")
+
+        binary, attrs = self.attributes()
+        message = "to an endpoint ☃ " + self.prefix
+        message_id = self.sns("Publish", TopicArn=topic, Message=message, Subject="web",
+                              MessageAttributes=attrs)["MessageId"]
+        posts = {}
+        for _ in range(2):
+            path, headers, body = self.post(endpoint, "Notification")
+            posts[path] = (headers, body)
+        self.eq(sorted(posts), ["/raw", "/sns"], "paths POSTed")
+        headers, body = posts["/sns"]
+        e = self.check_envelope(body, topic, message_id, message, sub, subject="web")
+        self.eq(e.get("MessageAttributes", {}).get("color"), {"Type": "String", "Value": "red"},
+                "envelope attribute")
+        for name, want in (("x-amz-sns-message-id", message_id), ("x-amz-sns-topic-arn", topic),
+                           ("x-amz-sns-subscription-arn", sub), ("x-amz-sns-rawdelivery", "false")):
+            self.eq(headers.get(name), want, name)
+        self.check(headers.get("content-type", "").startswith("text/plain"),
+                   f"Content-Type {headers.get('content-type')!r}")
+        headers, body = posts["/raw"]
+        self.eq(body, message, "raw POST body")
+        self.eq(headers.get("x-amz-sns-subscription-arn"), raw_sub, "raw subscription header")
+        self.eq(headers.get("x-amz-sns-rawdelivery"), "true", "x-amz-sns-rawdelivery")
+
+        # A filter policy routes http deliveries as it does queue ones.
+        self.sns("SetSubscriptionAttributes", SubscriptionArn=raw_sub,
+                 AttributeName="FilterPolicy", AttributeValue=json.dumps({"color": ["red"]}))
+        self.sns("Publish", TopicArn=topic, Message="blue one", MessageAttributes={
+            "color": {"DataType": "String", "StringValue": "blue"}})
+        path, _, body = self.post(endpoint, "Notification")
+        self.eq((path, json.loads(body)["Message"]), ("/sns", "blue one"), "filtered publish")
+        self.no_post(endpoint, 1)
+        self.sns("Unsubscribe", SubscriptionArn=raw_sub)
+        if self.full:
+            self.http_retries(endpoint, topic, sub)
+        self.sns("DeleteTopic", TopicArn=topic)
+
+    def http_retries(self, endpoint, topic, sub):
+        self.sns("Subscribe", expect="InvalidParameter", TopicArn=topic, Protocol="http",
+                 Endpoint="http://127.0.0.1:notaport/")
+        for bad in ({"healthyRetryPolicy": {"numRetries": 101}},
+                    {"healthyRetryPolicy": {"minDelayTarget": 30, "maxDelayTarget": 10}},
+                    {"healthyRetryPolicy": {"numRetries": 100, "minDelayTarget": 3600}},
+                    {"throttlePolicy": {"maxReceivesPerSecond": 0}}):
+            self.sns("SetSubscriptionAttributes", expect="InvalidParameter", SubscriptionArn=sub,
+                     AttributeName="DeliveryPolicy", AttributeValue=json.dumps(bad))
+        dlq_url, dlq_arn = self.create_queue("http-dlq")
+        policy = {"healthyRetryPolicy": {"numRetries": 2, "minDelayTarget": 1,
+                                         "maxDelayTarget": 1}}
+        self.sns("SetSubscriptionAttributes", SubscriptionArn=sub, AttributeName="DeliveryPolicy",
+                 AttributeValue=json.dumps(policy))
+        self.sns("SetSubscriptionAttributes", SubscriptionArn=sub, AttributeName="RedrivePolicy",
+                 AttributeValue=json.dumps({"deadLetterTargetArn": dlq_arn}))
+        got = self.sns("GetSubscriptionAttributes", SubscriptionArn=sub)["Attributes"]
+        effective = json.loads(got.get("EffectiveDeliveryPolicy", "{}"))
+        self.eq(effective.get("healthyRetryPolicy", {}).get("numRetries"), 2,
+                "EffectiveDeliveryPolicy numRetries")
+
+        # Failing with 500: the first try and two retries, then the dead-letter queue.
+        endpoint.status = 500
+        message_id = self.sns("Publish", TopicArn=topic, Message="refused")["MessageId"]
+        for attempt in range(3):
+            _, headers, _ = self.post(endpoint, "Notification")
+            self.eq(headers.get("x-amz-sns-message-id"), message_id, f"try {attempt + 1}")
+        [dead] = self.receive_all(dlq_url, 1)
+        self.eq(json.loads(dead["Body"]).get("MessageId"), message_id, "dead-lettered MessageId")
+        self.eq(dead.get("MessageAttributes", {}).get("ErrorCode", {}).get("StringValue"),
+                "ServerError", "dead-lettered ErrorCode")
+        self.no_post(endpoint, 1.5)
+
+        # Down (the port closed): the tries fail to connect and the copy is dead-lettered.
+        endpoint.status = 200
+        endpoint.down()
+        self.sns("Publish", TopicArn=topic, Message="while down")
+        [dead] = self.receive_all(dlq_url, 1)
+        self.eq(json.loads(dead["Body"]).get("Message"), "while down", "dead-lettered while down")
+        self.check("connect" in dead["MessageAttributes"]["ErrorMessage"]["StringValue"],
+                   f"ErrorMessage {dead['MessageAttributes']!r:.300}")
+
+        # Back: deliveries resume, including one whose first try found the endpoint down.
+        policy["healthyRetryPolicy"].update(numRetries=5, minDelayTarget=2, maxDelayTarget=2)
+        self.sns("SetSubscriptionAttributes", SubscriptionArn=sub, AttributeName="DeliveryPolicy",
+                 AttributeValue=json.dumps(policy))
+        self.sns("Publish", TopicArn=topic, Message="first try while down")
+        self.no_post(endpoint, 0.5)
+        endpoint.up()
+        _, _, body = self.post(endpoint, "Notification", timeout=15)
+        self.eq(json.loads(body)["Message"], "first try while down", "retried after coming back")
+        self.sns("Publish", TopicArn=topic, Message="back")
+        _, _, body = self.post(endpoint, "Notification")
+        self.eq(json.loads(body)["Message"], "back", "delivered once back")
+        self.receive_all(dlq_url, 0)
+        self.sqs("DeleteQueue", QueueUrl=dlq_url)
+
     def run(self, part):
         self.say(f"client {self.c.name}, {self.c.protocol} protocol, names {self.prefix}-*")
         if part == "filters":
@@ -701,7 +917,7 @@ class Scenario:
             steps = [("setup", self.step_setup), ("publish", self.step_publish),
                      ("attributes", self.step_attributes), ("tags", self.step_tags),
                      ("batch", self.step_batch), ("unsubscribe", self.step_unsubscribe),
-                     ("fifo", self.step_fifo)]
+                     ("fifo", self.step_fifo), ("http", self.step_http)]
         for name, step in steps:
             self.step = name
             self.say("start")
