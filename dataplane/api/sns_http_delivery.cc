@@ -164,9 +164,10 @@ void HttpDeliverer::deliver(Delivery delivery) {
 }
 
 HttpDeliverer::Endpoint& HttpDeliverer::endpoint_of(const HttpEndpoint& url) {
-  auto [it, fresh] = endpoints_.try_emplace(endpoint_key(url));
-  if (fresh) it->second.address = resolve(url, &it->second.resolve_error);
-  return it->second;
+  // Resolved once; a name that did not resolve is tried again at the copy's next try.
+  Endpoint& e = endpoints_[endpoint_key(url)];
+  if (!e.address) e.address = resolve(url, &e.resolve_error);
+  return e;
 }
 
 void HttpDeliverer::try_send(uint64_t id) {
@@ -201,7 +202,7 @@ void HttpDeliverer::try_send(uint64_t id) {
 }
 
 void HttpDeliverer::start_attempt(Pending& p) {
-  Endpoint& e = endpoint_of(p.url);
+  Endpoint& e = endpoints_.at(endpoint_key(p.url));
   ++e.in_flight;
   ++stats_.attempts;
   p.parser.reset();
@@ -258,7 +259,7 @@ void HttpDeliverer::finish_attempt(Pending& p, uint16_t status, std::string erro
     reactor_.cancel_timer(p.timer);
     p.timer = 0;
   }
-  Endpoint& e = endpoint_of(p.url);
+  Endpoint& e = endpoints_.at(endpoint_key(p.url));
   --e.in_flight;
   while (!e.waiting.empty() && e.in_flight < kMaxConnectionsPerEndpoint) {
     auto next = pending_.find(e.waiting.front());

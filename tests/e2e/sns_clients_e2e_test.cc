@@ -1,6 +1,8 @@
 // SNS on sluice-dataplane's queue endpoint, end to end: real AWS clients (pip's awscli v1 and
 // boto3, Debian's awscli v2 and python3-boto3) run tests/e2e/sns_clients/scenario.py with SigV4
-// authentication on; boto3 runs the filter-policy table; and a durable server is killed with
+// authentication on (queue subscriptions, and http endpoints served by the scenario itself on
+// loopback: the confirmation handshake, notifications, retries and dead-letter queues); boto3
+// runs the filter-policy table; and a durable server is killed with
 // SIGKILL under a publish load and restarted on its directory, after which every acknowledged
 // publish must be in every queue its subscriptions match. A client test skips, saying why, when
 // its client is not installed.
