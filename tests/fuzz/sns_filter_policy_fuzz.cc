@@ -3,10 +3,13 @@
 // policy that parses for attributes must parse for bodies too (the body scope only adds nesting).
 // A parsed policy is evaluated against attribute sets and bodies made from its own keys and values
 // (so that matches are likely), and against the raw input as a body; evaluation must be repeatable
-// and a policy never matches messages of the other scope.
+// and a policy never matches messages of the other scope. The policy is also compiled into a filter
+// set (alone, and beside fixed policies of every operator) whose results must equal matches().
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sns_filter_policy.h"
+#include "sns_filter_set.h"
 
 using namespace sluice::api::sns;
 using nlohmann::json;
@@ -75,6 +79,41 @@ std::vector<MessageAttributes> attribute_sets(const json& policy, size_t pick) {
   return sets;
 }
 
+// Policies of every operator in both scopes, set beside the fuzzed one.
+std::vector<FilterSet::Member> fixed_members() {
+  const char* texts[] = {
+      R"({"tenant": ["t1", "t2"], "n": [{"numeric": [">", 0, "<=", 10]}]})",
+      R"({"tenant": [{"prefix": "t"}, {"suffix": "9"}, {"equals-ignore-case": "T5"}]})",
+      R"({"tenant": [{"anything-but": ["t1", 3]}], "ip": [{"cidr": "10.0.0.0/8"}]})",
+      R"({"tenant": [{"anything-but": {"prefix": "t"}}], "n": [{"exists": false}]})",
+      R"({"$or": [{"tenant": [{"exists": true}]}, {"n": [5, true, null]}]})",
+  };
+  std::vector<FilterSet::Member> out;
+  size_t position = 1;
+  for (const Scope scope : {Scope::kMessageAttributes, Scope::kMessageBody})
+    for (const char* text : texts) {
+      std::string error;
+      auto p = parse_filter_policy(text, scope, &error);
+      check(p.has_value());
+      out.push_back({position++, std::make_shared<const FilterPolicy>(std::move(*p))});
+    }
+  return out;
+}
+
+// The set's answer for every member must be matches()'s.
+void check_set(const std::vector<FilterSet::Member>& members, const FilterSet& set,
+               const MessageAttributes& attributes, const std::string& body) {
+  std::vector<size_t> expected;
+  for (const FilterSet::Member& m : members)
+    if (m.policy->scope() == Scope::kMessageBody ? matches(*m.policy, body)
+                                                 : matches(*m.policy, attributes))
+      expected.push_back(m.position);
+  std::sort(expected.begin(), expected.end());
+  std::vector<size_t> got;
+  set.match(attributes, body, &got);
+  check(got == expected);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -110,5 +149,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (scope == Scope::kMessageBody) check(!first);
   }
   check(!matches(*policy, std::string_view("not json")));
+
+  static const std::vector<FilterSet::Member> fixed = fixed_members();
+  std::vector<FilterSet::Member> members = {{0, std::make_shared<const FilterPolicy>(*policy)}};
+  const FilterSet alone(members);
+  members.insert(members.end(), fixed.begin(), fixed.end());
+  const FilterSet together(members);
+  const MessageAttributes fixed_attributes = {
+      {"tenant", {"String", "t5"}}, {"n", {"Number", "5"}}, {"ip", {"String", "10.1.2.3"}}};
+  const std::string fixed_body = R"({"tenant": "t5", "n": [5, true], "ip": "10.1.2.3"})";
+  sets.push_back(fixed_attributes);
+  bodies.push_back(fixed_body);
+  for (size_t i = 0; i < std::max(sets.size(), bodies.size()); ++i) {
+    const MessageAttributes& a = sets[std::min(i, sets.size() - 1)];
+    const std::string& body = bodies[std::min(i, bodies.size() - 1)];
+    check_set({members.front()}, alone, a, body);
+    check_set(members, together, a, body);
+  }
   return 0;
 }
