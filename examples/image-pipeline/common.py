@@ -11,13 +11,14 @@ POOLS = ("resize", "tag")
 DLQ = "uploads-dlq"
 REGION = "us-east-1"
 
-# The store's folders: originals from the web tier, the workers' outputs, their completion logs
-# and the messages each worker holds right now.
+# The store's folders: originals from the web tier, the workers' outputs, their completion logs,
+# the messages each worker holds right now and the workers running now.
 ORIGINALS = "originals"
 PUBLISHED = "published"
 OUTPUTS = {"resize": "resized", "tag": "tags"}
 DONE = "done"
 HELD = "held"
+LIVE = "live"
 
 # The named colours the client paints with and the tag worker matches pixels to.
 COLOURS = {
@@ -65,3 +66,27 @@ def read_json(path, default=None):
             return json.load(f)
     except (FileNotFoundError, json.JSONDecodeError):
         return default
+
+
+def alive(pid):
+    """True while process pid runs (a zombie, finished but not yet reaped, is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # The state follows the command name, which is in parentheses and may hold spaces.
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def live_workers(store):
+    """{pool: number of its workers running now}, from the workers' DIR/live files."""
+    counts = dict.fromkeys(POOLS, 0)
+    try:
+        names = os.listdir(os.path.join(store, LIVE))
+    except FileNotFoundError:
+        return counts
+    for name in names:
+        record = read_json(os.path.join(store, LIVE, name))
+        if record and record.get("pool") in counts and alive(record.get("pid", 0)):
+            counts[record["pool"]] += 1
+    return counts

@@ -2,25 +2,38 @@
 """Checks the pipeline's end state against what the uploader sent; prints PASS or FAIL.
 
     verify.py --endpoint URL --store DIR --manifest FILE --killed-worker NAME
+              --audit-log FILE --hook-log FILE --scaled FILE
 
 Every upload but the poison one must have been published, and have exactly one resized image
 whose longer side is 256 pixels with the aspect ratio kept, and exactly one tag record with the
 orientation, size class and background colour the uploader painted. The poison upload must have
 no output and be in the dead-letter queue once from each queue. Every message the killed worker
 held when it died must have been finished by another worker on a later receive. Both queues
-must be empty. Exits 1 on any difference, each named.
+must be empty.
+
+The audit webhook's record (--audit-log) must hold every published upload and nothing else;
+copies it was sent twice (the same message id again: http delivery is at least once) are counted,
+not failed. The resize pool must have been scaled: the control plane's output (--hook-log) shows
+the depth hook run on the way up and exit 0, workers the hook started (listed in --scaled, as
+scale.py writes it) finished messages, and once the queue drained the hook ran on the way down
+and none of those workers is left running. Exits 1 on any difference, each named.
 """
 
 import argparse
 import json
 import os
+import re
 import sys
+import time
 
 from PIL import Image
 
-from common import DLQ, DONE, HELD, OUTPUTS, POOLS, PUBLISHED, clients, read_json
+from common import DLQ, DONE, HELD, OUTPUTS, POOLS, PUBLISHED, alive, clients, read_json
 
 SIDE = 256
+# The control plane's lines for a depth hook's start and end (docs/controlplane-config.md).
+HOOK_STARTED = re.compile(r"queue resize: \d+ visible messages, (above|below) \d+: started ")
+HOOK_ENDED = re.compile(r"queue resize: \S+ \(pid \d+, (up|down)\) (.*)$")
 
 
 def expected_size(width, height):
@@ -56,12 +69,78 @@ def completions(store):
     return records
 
 
+def json_lines(path):
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def check_audit(path, published, failures):
+    entries = json_lines(path)
+    by_message = {}
+    for e in entries:
+        by_message[e["message_id"]] = e["upload_id"]
+    seen = set(by_message.values())
+    uploads_per_id = {}
+    for upload_id in by_message.values():
+        uploads_per_id[upload_id] = uploads_per_id.get(upload_id, 0) + 1
+    missing, extra = published - seen, seen - published
+    if missing:
+        failures.append(f"the audit webhook never got {len(missing)} published uploads: "
+                        + ", ".join(sorted(missing)[:5]))
+    if extra:
+        failures.append(f"the audit webhook got uploads never published: {sorted(extra)[:5]}")
+    print(f"  audit webhook: {len(entries)} notifications, {len(seen)} of {len(published)} "
+          f"published uploads; sent again (same message id): {len(entries) - len(by_message)}; "
+          f"uploads published more than once: "
+          f"{sum(1 for n in uploads_per_id.values() if n > 1)}")
+
+
+def check_scaling(hook_log, scaled_path, by_worker, failures):
+    try:
+        with open(hook_log) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        lines = []
+    starts = [m.group(1) for m in map(HOOK_STARTED.search, lines) if m]
+    ends = [(m.group(1), m.group(2)) for m in map(HOOK_ENDED.search, lines) if m]
+    scaled = []
+    try:
+        with open(scaled_path) as f:
+            scaled = [(int(pid), name) for pid, name in (line.split() for line in f)]
+    except FileNotFoundError:
+        pass
+    scaled_done = sum(by_worker.get(name, 0) for _, name in scaled)
+    # Told to stop, a worker finishes the messages it holds first.
+    deadline = time.monotonic() + 10
+    running = [name for pid, name in scaled if alive(pid)]
+    while running and time.monotonic() < deadline:
+        time.sleep(0.2)
+        running = [name for pid, name in scaled if alive(pid)]
+    if ("up", "exited with status 0") not in ends:
+        failures.append(f"the depth hook never ran on the way up and exited 0 (runs: {ends})")
+    if not scaled_done:
+        failures.append("no worker started by the depth hook finished a message")
+    if ("down", "exited with status 0") not in ends:
+        failures.append(f"the depth hook never ran on the way down and exited 0 (runs: {ends})")
+    if running:
+        failures.append(f"workers started by the depth hook still run: {', '.join(running)}")
+    print(f"  depth hook on resize: {starts.count('above')} runs up, {starts.count('below')} down "
+          f"({', '.join(f'{d} {how}' for d, how in ends) or 'none ended'}); {len(scaled)} workers "
+          f"started, {scaled_done} completions by them, {len(running)} still running")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--store", required=True)
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--killed-worker", required=True)
+    parser.add_argument("--audit-log", required=True, help="audit.py's record")
+    parser.add_argument("--hook-log", required=True, help="the control plane's output")
+    parser.add_argument("--scaled", required=True, help="scale.py's list of workers started")
     args = parser.parse_args()
     store = args.store
     failures = []
@@ -158,11 +237,14 @@ def main():
           + ", ".join(f"{w} {n}" for w, n in sorted(by_worker.items())))
     print(f"  redelivered and finished: {len(redelivered)}; delivered twice to one pool: "
           f"{delivered_twice}; dead-letter queue: {', '.join(dead_from) or 'empty'}")
+    check_audit(args.audit_log, published, failures)
+    check_scaling(args.hook_log, args.scaled, by_worker, failures)
     if failures:
         print("FAIL: " + "\n      ".join(failures))
         return 1
     print(f"PASS: all {len(good)} images resized and tagged exactly as expected, the poison one "
-          f"dead-lettered from both queues")
+          f"dead-lettered from both queues, every upload audited, the resize pool scaled up and "
+          f"back down")
     return 0
 
 
