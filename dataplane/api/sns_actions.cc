@@ -124,6 +124,7 @@ std::optional<ApiError> publish(TopicRegistry& registry, const Arn& topic,
   if (topic.fifo()) result.sequence_number = fmt::format("{:020d}", 0);
   for (Delivery& d : *delivered.value) {
     if (d.protocol == "sqs") {
+      out.fallbacks.push_back({d.dead_letter_queue, d.dead_letter_queue.empty() ? "" : d.body});
       out.sends.push_back(queue_send(d, entry, topic.fifo()));
     } else {
       out.posts.push_back(std::move(d));
@@ -173,6 +174,22 @@ std::optional<Action> requested_action(const http::Request& request) {
 
 }  // namespace
 
+sqs::Request dead_letter_copy(std::string queue, std::string body, std::string_view code,
+                              std::string_view message) {
+  sqs::SendMessageRequest send;
+  send.queue.name = std::move(queue);
+  send.message.body = std::move(body);
+  for (auto [name, value] : {std::pair{std::string_view("ErrorCode"), code},
+                             std::pair{std::string_view("ErrorMessage"), message}}) {
+    sqs::MessageAttributeValue v;
+    v.name = name;
+    v.data_type = "String";
+    v.value = value;
+    send.message.attributes.push_back(std::move(v));
+  }
+  return {sqs::Action::kSendMessage, std::move(send)};
+}
+
 bool is_sns_request(const http::Request& request) {
   return requested_action(request).has_value();
 }
@@ -189,6 +206,7 @@ Outcome run(TopicRegistry& registry, const Request& request, std::string_view ur
   auto fail = [&](const ApiError& e) {
     out.reply = encode_error(e, request_id);
     out.sends.clear();
+    out.fallbacks.clear();
     out.posts.clear();
     return out;
   };

@@ -24,11 +24,23 @@ bool is_sns_request(const http::Request& request);
 // SubscribeURL of its SubscriptionConfirmation, whose token is the proof it needs (as on SNS).
 bool is_unsigned_confirmation(const http::Request& request);
 
+// Where a copy goes when its queue does not take it: the subscription's dead-letter queue.
+struct Fallback {
+  std::string queue;  // empty: the subscription has none, and the copy is dropped
+  std::string body;   // only when there is a queue
+};
+
 struct Outcome {
   Reply reply;                      // to answer once every send has been taken
   std::vector<sqs::Request> sends;  // SendMessage requests for the queue subscriptions
+  std::vector<Fallback> fallbacks;  // one per send
   std::vector<Delivery> posts;      // POSTs to http endpoints, made after the answer
 };
+
+// The SendMessage that puts a copy its endpoint never took in a dead-letter queue, with SNS's
+// ErrorCode and ErrorMessage attributes saying why.
+sqs::Request dead_letter_copy(std::string queue, std::string body, std::string_view code,
+                              std::string_view message);
 
 // Runs `request`. `url_prefix` is "http://HOST/" of the endpoint (for the envelope's URLs).
 Outcome run(TopicRegistry& registry, const Request& request, std::string_view url_prefix,

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "response_parser.h"
+#include "sns_actions.h"
 
 namespace sluice::api::sns {
 
@@ -297,19 +298,9 @@ void HttpDeliverer::give_up(Pending& p, std::string_view code, const std::string
   if (p.delivery.dead_letter_queue.empty()) {
     ++stats_.dropped;
   } else {
-    sqs::SendMessageRequest send;
-    send.queue.name = p.delivery.dead_letter_queue;
-    send.message.body = std::move(p.delivery.body);
-    for (auto [name, value] : {std::pair<std::string_view, std::string_view>{"ErrorCode", code},
-                               {"ErrorMessage", message}}) {
-      sqs::MessageAttributeValue v;
-      v.name = name;
-      v.data_type = "String";
-      v.value = value;
-      send.message.attributes.push_back(std::move(v));
-    }
     ++stats_.dead_lettered;
-    dead_letter_({sqs::Action::kSendMessage, std::move(send)});
+    dead_letter_(dead_letter_copy(std::move(p.delivery.dead_letter_queue),
+                                  std::move(p.delivery.body), code, message));
   }
   release(p);
 }

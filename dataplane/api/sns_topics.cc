@@ -451,8 +451,10 @@ TopicResult<TopicRegistry::Subscribed> TopicRegistry::subscribe(
   }
   topic->subscriptions.push_back(sub.arn);
   subscriptions_.emplace(sub.arn, std::move(sub));
-  reindex(*topic);
+  Rebuild rebuild = start_rebuild(*topic);
   save();
+  lock.unlock();
+  finish_rebuild(std::move(rebuild));
   return {.value = std::move(result)};
 }
 
@@ -479,8 +481,11 @@ std::optional<TopicError> TopicRegistry::unsubscribe(const std::string& subscrip
   Topic* topic = find_topic(it->second.topic_arn);
   if (topic != nullptr) std::erase(topic->subscriptions, it->first);
   subscriptions_.erase(it);
-  if (topic != nullptr) reindex(*topic);
+  std::optional<Rebuild> rebuild;
+  if (topic != nullptr) rebuild = start_rebuild(*topic);
   save();
+  lock.unlock();
+  if (rebuild) finish_rebuild(std::move(*rebuild));
   return std::nullopt;
 }
 
@@ -532,8 +537,11 @@ std::optional<TopicError> TopicRegistry::set_subscription_attribute(const std::s
   auto it = subscriptions_.find(arn);
   if (it == subscriptions_.end()) return not_found("Subscription does not exist");
   if (auto error = check_subscription_attribute(it->second, name, value)) return error;
-  if (Topic* topic = find_topic(it->second.topic_arn)) reindex(*topic);
+  std::optional<Rebuild> rebuild;
+  if (Topic* topic = find_topic(it->second.topic_arn)) rebuild = start_rebuild(*topic);
   save();
+  lock.unlock();
+  if (rebuild) finish_rebuild(std::move(*rebuild));
   return std::nullopt;
 }
 
@@ -605,7 +613,10 @@ TopicResult<std::vector<Delivery>> TopicRegistry::fan_out(const std::string& top
   // Every copy of one notification carries the same signed fields: one signature serves all.
   std::string signature;
   for (size_t i : chosen) {
-    const Subscription& s = subscriptions_.at(topic->subscriptions[i]);
+    // A subscription gone since the set was built is passed over.
+    auto found = subscriptions_.find(topic->filtered[i]);
+    if (found == subscriptions_.end()) continue;
+    const Subscription& s = found->second;
     if (!s.confirmed) continue;
     Delivery d;
     d.subscription_arn = s.arn;
@@ -622,18 +633,30 @@ TopicResult<std::vector<Delivery>> TopicRegistry::fan_out(const std::string& top
       d.message_id = message_id;
       d.topic_arn = topic->arn;
       d.policy = effective_policy(*topic, s);
-      d.dead_letter_queue = s.dead_letter_queue;
     }
+    d.dead_letter_queue = s.dead_letter_queue;
     out.push_back(std::move(d));
   }
   return {.value = std::move(out)};
 }
 
-void TopicRegistry::reindex(Topic& topic) {
-  std::vector<FilterSet::Member> members;
+TopicRegistry::Rebuild TopicRegistry::start_rebuild(Topic& topic) {
+  // Numbered across the registry, so that a topic deleted and made again does not take a set
+  // built for the one before.
+  topic.generation = ++rebuilds_;
+  Rebuild r{topic.arn, topic.generation, topic.subscriptions, {}};
   for (size_t i = 0; i < topic.subscriptions.size(); ++i)
-    members.push_back({i, subscriptions_.at(topic.subscriptions[i]).filter});
-  topic.filters = FilterSet(members);
+    r.members.push_back({i, subscriptions_.at(topic.subscriptions[i]).filter});
+  return r;
+}
+
+void TopicRegistry::finish_rebuild(Rebuild rebuild) {
+  FilterSet filters(rebuild.members);
+  std::unique_lock lock(mutex_);
+  Topic* topic = find_topic(rebuild.topic_arn);
+  if (topic == nullptr || topic->generation != rebuild.generation) return;
+  topic->filters = std::move(filters);
+  topic->filtered = std::move(rebuild.subscriptions);
 }
 
 void TopicRegistry::save() const {
@@ -718,7 +741,11 @@ void TopicRegistry::load() {
         throw std::runtime_error("subscription " + s.arn + ": " + error->message);
       subscriptions_.emplace(s.arn, std::move(s));
     }
-    for (auto& [arn, topic] : topics_) reindex(topic);
+    for (auto& [arn, topic] : topics_) {
+      Rebuild rebuild = start_rebuild(topic);
+      topic.filters = FilterSet(rebuild.members);
+      topic.filtered = std::move(rebuild.subscriptions);
+    }
   } catch (const Json::exception& e) {
     throw std::runtime_error(path + ": " + e.what());
   }

@@ -57,9 +57,14 @@ struct Topic {
   std::shared_ptr<const TopicDeliveryPolicy> delivery_policy;  // from DeliveryPolicy, if set
   std::vector<std::string> subscriptions;                      // arns, in subscription order
 
-  // The subscriptions' filter policies compiled as one set (members are positions in
-  // `subscriptions`). Rebuilt when the subscriptions or their policies change.
+  // The subscriptions' filter policies compiled as one set, whose members are positions in
+  // `filtered`: the subscriptions as they stood when it was built. A change of the subscriptions
+  // or their policies builds a new set outside the registry's lock (compiling a large set takes
+  // a while, and publishes go on meanwhile with the one before) and installs it unless a later
+  // change has started a newer one (`generation`).
   FilterSet filters;
+  std::vector<std::string> filtered;
+  uint64_t generation = 0;
 };
 
 // A message as published.
@@ -78,12 +83,12 @@ struct Delivery {
   std::string endpoint;
   bool raw = false;
   std::string body;  // the SNS envelope (JSON), or the bare message when raw
-  // For http endpoints: what the POST's x-amz-sns-* headers say, how it is retried, and the
-  // queue that takes it when every try has failed (empty: none).
+  // For http endpoints: what the POST's x-amz-sns-* headers say and how it is retried.
   std::string message_type;  // Notification, SubscriptionConfirmation
   std::string message_id;
   std::string topic_arn;
   DeliveryPolicy policy;
+  // The queue that takes the copy when its endpoint never does (empty: none).
   std::string dead_letter_queue;
 };
 
@@ -156,8 +161,16 @@ class TopicRegistry {
  private:
   Topic* find_topic(const std::string& arn);
   const Topic* find_topic(const std::string& arn) const;
-  void reindex(Topic& topic);
-  void save() const;  // under the write lock
+  // A rebuild of a topic's filter set: taken under the write lock, built and installed after it.
+  struct Rebuild {
+    std::string topic_arn;
+    uint64_t generation = 0;
+    std::vector<std::string> subscriptions;
+    std::vector<FilterSet::Member> members;
+  };
+  Rebuild start_rebuild(Topic& topic);
+  void finish_rebuild(Rebuild rebuild);  // not under the lock
+  void save() const;                     // under the write lock
   void load();
 
   std::string region_, account_, directory_;
@@ -165,7 +178,7 @@ class TopicRegistry {
   mutable std::shared_mutex mutex_;
   std::map<std::string, Topic> topics_;                          // by arn
   std::unordered_map<std::string, Subscription> subscriptions_;  // by arn
-  uint64_t next_subscription_ = 1;
+  uint64_t rebuilds_ = 0;
 };
 
 // The signature of a notification: the same for each of its copies.

@@ -178,7 +178,8 @@ class ApiCore final : public reactor::Handler {
     std::string queue;  // the one its shard runs it for
     std::vector<ActionCall*> calls;
     size_t waiting = 0;
-    std::optional<sqs::Reply> sns_reply;  // a publish's answer, once its sends are taken
+    std::optional<sqs::Reply> sns_reply;       // a publish's answer, once its sends are taken
+    std::vector<sns::Fallback> sns_fallbacks;  // per call: where a copy goes if not taken
     bool dead_letter = false;  // no connection: an http delivery's copy for its dead-letter queue
     bool http10 = false;
     bool receiving = false;  // part of a request is in
@@ -335,6 +336,7 @@ class ApiCore final : public reactor::Handler {
       return;
     }
     s.sns_reply = std::move(reply);
+    s.sns_fallbacks = std::move(outcome.fallbacks);
     s.request_action = sqs::Action::kSendMessage;
     s.context.protocol = sqs::Protocol::kQuery;
     s.context.url_prefix = fmt::format("http://{}/{}/", host, config_.account_id);
@@ -469,9 +471,22 @@ class ApiCore final : public reactor::Handler {
       fmt::print(stderr, "sluice-dataplane: sns: dead-letter queue {} refused a message: {}\n",
                  s.queue, s.calls.front()->reply.body);
     }
+    // A publish's copies that their queues did not take (a queue deleted since it was
+    // subscribed) go to their subscriptions' dead-letter queues.
+    std::vector<sqs::Request> undelivered;
+    for (size_t i = 0; i < s.sns_fallbacks.size() && i < s.calls.size(); ++i) {
+      sns::Fallback& f = s.sns_fallbacks[i];
+      const sqs::Reply& taken = s.calls[i]->reply;
+      if (f.queue.empty() || taken.status == 200) continue;
+      undelivered.push_back(sns::dead_letter_copy(
+          std::move(f.queue), std::move(f.body), "ClientError",
+          fmt::format("the queue did not take the copy (HTTP status {})", taken.status)));
+    }
+    s.sns_fallbacks.clear();
     free_calls_.insert(free_calls_.end(), s.calls.begin(), s.calls.end());
     s.calls.clear();
     s.sns_reply.reset();
+    for (sqs::Request& send : undelivered) dead_letter(std::move(send));
     if (s.conn == nullptr) {
       states_.erase(&s);
       return;

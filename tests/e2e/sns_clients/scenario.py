@@ -907,6 +907,18 @@ class Scenario:
         _, _, body = self.post(endpoint, "Notification")
         self.eq(json.loads(body)["Message"], "back", "delivered once back")
         self.receive_all(dlq_url, 0)
+
+        # A queue subscription whose queue was deleted: its copy goes to its dead-letter queue.
+        gone_url, gone_arn = self.create_queue("gone")
+        self.subscribe(topic, gone_arn, RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn}))
+        self.sqs("DeleteQueue", QueueUrl=gone_url)
+        self.sns("Publish", TopicArn=topic, Message="to a deleted queue")
+        self.post(endpoint, "Notification")
+        [dead] = self.receive_all(dlq_url, 1)
+        self.eq(json.loads(dead["Body"]).get("Message"), "to a deleted queue",
+                "dead-lettered queue copy")
+        self.eq(dead["MessageAttributes"]["ErrorCode"]["StringValue"], "ClientError",
+                "ErrorCode of a queue copy not taken")
         self.sqs("DeleteQueue", QueueUrl=dlq_url)
 
     def run(self, part):
