@@ -297,6 +297,16 @@ void HttpDeliverer::finish_attempt(Pending& p, uint16_t status, std::string erro
 void HttpDeliverer::give_up(Pending& p, std::string_view code, const std::string& message) {
   if (p.delivery.dead_letter_queue.empty()) {
     ++stats_.dropped;
+    // Said on standard error, at most once a second per core: an endpoint that is down for good
+    // would otherwise fill it.
+    const auto now = reactor::Reactor::Clock::now();
+    if (now - last_drop_report_ >= std::chrono::seconds(1)) {
+      last_drop_report_ = now;
+      fmt::print(stderr,
+                 "sluice-dataplane: sns: a copy for {} was dropped (no dead-letter queue): {} "
+                 "({} dropped on this core so far)\n",
+                 p.delivery.subscription_arn, message, stats_.dropped);
+    }
   } else {
     ++stats_.dead_lettered;
     dead_letter_(dead_letter_copy(std::move(p.delivery.dead_letter_queue),

@@ -5,7 +5,7 @@
 // its POSTs are made). Any other status is the endpoint refusing the message, which is not tried
 // again. A copy whose tries are spent, or that was refused, goes to its subscription's
 // dead-letter queue when it has one, with the ErrorCode and ErrorMessage attributes saying why;
-// otherwise it is dropped and counted.
+// otherwise it is dropped, counted and reported on standard error.
 //
 // At most kMaxConnectionsPerEndpoint POSTs are in flight to one endpoint; the others wait their
 // turn in order. A subscription's throttlePolicy spaces its POSTs evenly.
@@ -89,6 +89,7 @@ class HttpDeliverer final : public reactor::Handler {
   // A throttled subscription's next free slot.
   std::unordered_map<std::string, reactor::Reactor::Clock::time_point> next_slot_;
   HttpDeliveryStats stats_;
+  reactor::Reactor::Clock::time_point last_drop_report_{};
 };
 
 }  // namespace sluice::api::sns
