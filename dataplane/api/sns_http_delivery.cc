@@ -159,6 +159,12 @@ void HttpDeliverer::deliver(Delivery delivery) {
     give_up(p, "ClientError", "the endpoint " + p.delivery.endpoint + " is not valid: " + error);
     return;
   }
+  if (pending_.size() > kMaxPending) {
+    give_up(p, "ServerError",
+            fmt::format("more than {} copies are waiting for their endpoints on this core",
+                        kMaxPending));
+    return;
+  }
   p.url = std::move(*url);
   p.request = post_of(p.delivery, p.url);
   try_send(p.id);

@@ -8,7 +8,9 @@
 // otherwise it is dropped, counted and reported on standard error.
 //
 // At most kMaxConnectionsPerEndpoint POSTs are in flight to one endpoint; the others wait their
-// turn in order. A subscription's throttlePolicy spaces its POSTs evenly.
+// turn in order. A subscription's throttlePolicy spaces its POSTs evenly. A core holds at most
+// kMaxPending copies: past that (endpoints far slower than the publishes) a new copy is given up
+// at once, to its dead-letter queue when it has one, rather than growing memory without bound.
 #pragma once
 
 #include <netinet/in.h>
@@ -47,6 +49,7 @@ struct HttpDeliveryStats {
 class HttpDeliverer final : public reactor::Handler {
  public:
   static constexpr size_t kMaxConnectionsPerEndpoint = 64;
+  static constexpr size_t kMaxPending = 100'000;
   static constexpr std::chrono::seconds kAttemptTimeout{15};
 
   // `dead_letter` sends a SendMessage to a dead-letter queue (on the core's shards).
