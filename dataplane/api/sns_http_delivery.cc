@@ -15,8 +15,10 @@ struct HttpDeliverer::Pending {
   uint64_t id = 0;
   Delivery delivery;
   HttpEndpoint url;
-  std::string request;  // the POST, the same for every try
-  int retries = 0;      // made so far
+  Endpoint* endpoint = nullptr;  // its entry in endpoints_, which are never removed
+  bool holds_slot = false;       // counted in the endpoint's in_flight
+  std::string request;           // the POST, the same for every try
+  int retries = 0;               // made so far
   reactor::Connection* conn = nullptr;
   uint64_t timer = 0;  // the try's timeout, or the wait before the next try
   http::ResponseParser parser;
@@ -166,15 +168,9 @@ void HttpDeliverer::deliver(Delivery delivery) {
     return;
   }
   p.url = std::move(*url);
+  p.endpoint = &endpoints_[endpoint_key(p.url)];
   p.request = post_of(p.delivery, p.url);
   try_send(p.id);
-}
-
-HttpDeliverer::Endpoint& HttpDeliverer::endpoint_of(const HttpEndpoint& url) {
-  // Resolved once; a name that did not resolve is tried again at the copy's next try.
-  Endpoint& e = endpoints_[endpoint_key(url)];
-  if (!e.address) e.address = resolve(url, &e.resolve_error);
-  return e;
 }
 
 void HttpDeliverer::try_send(uint64_t id) {
@@ -194,10 +190,11 @@ void HttpDeliverer::try_send(uint64_t id) {
     }
     slot = std::max(slot, now) + std::chrono::microseconds(1'000'000 / rate);
   }
-  Endpoint& e = endpoint_of(p.url);
+  // Resolved once; a name that did not resolve is tried again at the copy's next try.
+  Endpoint& e = *p.endpoint;
+  if (!e.address) e.address = resolve(p.url, &e.resolve_error);
   if (!e.address) {
     ++stats_.attempts;
-    ++e.in_flight;  // finish_attempt gives it back
     finish_attempt(p, 0, e.resolve_error);
     return;
   }
@@ -209,8 +206,9 @@ void HttpDeliverer::try_send(uint64_t id) {
 }
 
 void HttpDeliverer::start_attempt(Pending& p) {
-  Endpoint& e = endpoints_.at(endpoint_key(p.url));
+  Endpoint& e = *p.endpoint;
   ++e.in_flight;
+  p.holds_slot = true;
   ++stats_.attempts;
   p.parser.reset();
   p.conn = &reactor_.connect(*e.address, *this);
@@ -266,12 +264,15 @@ void HttpDeliverer::finish_attempt(Pending& p, uint16_t status, std::string erro
     reactor_.cancel_timer(p.timer);
     p.timer = 0;
   }
-  Endpoint& e = endpoints_.at(endpoint_key(p.url));
-  --e.in_flight;
-  while (!e.waiting.empty() && e.in_flight < kMaxConnectionsPerEndpoint) {
-    auto next = pending_.find(e.waiting.front());
-    e.waiting.pop_front();
-    if (next != pending_.end()) start_attempt(*next->second);
+  if (p.holds_slot) {
+    p.holds_slot = false;
+    Endpoint& e = *p.endpoint;
+    --e.in_flight;
+    while (!e.waiting.empty() && e.in_flight < kMaxConnectionsPerEndpoint) {
+      auto next = pending_.find(e.waiting.front());
+      e.waiting.pop_front();
+      if (next != pending_.end()) start_attempt(*next->second);
+    }
   }
   if (status >= 200 && status < 300) {
     ++stats_.delivered;

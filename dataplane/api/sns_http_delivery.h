@@ -82,7 +82,6 @@ class HttpDeliverer final : public reactor::Handler {
   void finish_attempt(Pending& p, uint16_t status, std::string error);
   void give_up(Pending& p, std::string_view code, const std::string& message);
   void release(Pending& p);
-  Endpoint& endpoint_of(const HttpEndpoint& url);
 
   reactor::Reactor& reactor_;
   DeadLetter dead_letter_;
