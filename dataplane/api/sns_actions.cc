@@ -124,7 +124,8 @@ std::optional<ApiError> publish(TopicRegistry& registry, const Arn& topic,
   if (topic.fifo()) result.sequence_number = fmt::format("{:020d}", 0);
   for (Delivery& d : *delivered.value) {
     if (d.protocol == "sqs") {
-      out.fallbacks.push_back({d.dead_letter_queue, d.dead_letter_queue.empty() ? "" : d.body});
+      if (!d.dead_letter_queue.empty())
+        out.fallbacks.push_back({out.sends.size(), d.dead_letter_queue, d.body});
       out.sends.push_back(queue_send(d, entry, topic.fifo()));
     } else {
       out.posts.push_back(std::move(d));

@@ -26,14 +26,15 @@ bool is_unsigned_confirmation(const http::Request& request);
 
 // Where a copy goes when its queue does not take it: the subscription's dead-letter queue.
 struct Fallback {
-  std::string queue;  // empty: the subscription has none, and the copy is dropped
-  std::string body;   // only when there is a queue
+  size_t send;  // the copy's place in Outcome::sends
+  std::string queue;
+  std::string body;
 };
 
 struct Outcome {
   Reply reply;                      // to answer once every send has been taken
   std::vector<sqs::Request> sends;  // SendMessage requests for the queue subscriptions
-  std::vector<Fallback> fallbacks;  // one per send
+  std::vector<Fallback> fallbacks;  // for the sends whose subscription has a dead-letter queue
   std::vector<Delivery> posts;      // POSTs to http endpoints, made after the answer
 };
 

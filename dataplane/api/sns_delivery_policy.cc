@@ -101,7 +101,7 @@ int throttle(const Json& j) {
   return integer(j, "maxReceivesPerSecond", 0, 1, 1'000'000);
 }
 
-std::string content_type(const Json& j) {
+std::string_view content_type(const Json& j) {
   object_of(j, "requestPolicy");
   check_keys(j, {"headerContentType"}, "requestPolicy");
   auto it = j.find("headerContentType");
@@ -109,7 +109,7 @@ std::string content_type(const Json& j) {
   if (!it->is_string()) refuse("headerContentType must be a string");
   const std::string type = it->get<std::string>();
   for (std::string_view known : kContentTypes)
-    if (type == known) return type;
+    if (type == known) return known;
   refuse("headerContentType " + type + " is not supported");
 }
 

@@ -179,7 +179,7 @@ class ApiCore final : public reactor::Handler {
     std::vector<ActionCall*> calls;
     size_t waiting = 0;
     std::optional<sqs::Reply> sns_reply;       // a publish's answer, once its sends are taken
-    std::vector<sns::Fallback> sns_fallbacks;  // per call: where a copy goes if not taken
+    std::vector<sns::Fallback> sns_fallbacks;  // by call: where a copy goes if not taken
     bool dead_letter = false;  // no connection: an http delivery's copy for its dead-letter queue
     bool http10 = false;
     bool receiving = false;  // part of a request is in
@@ -474,10 +474,9 @@ class ApiCore final : public reactor::Handler {
     // A publish's copies that their queues did not take (a queue deleted since it was
     // subscribed) go to their subscriptions' dead-letter queues.
     std::vector<sqs::Request> undelivered;
-    for (size_t i = 0; i < s.sns_fallbacks.size() && i < s.calls.size(); ++i) {
-      sns::Fallback& f = s.sns_fallbacks[i];
-      const sqs::Reply& taken = s.calls[i]->reply;
-      if (f.queue.empty() || taken.status == 200) continue;
+    for (sns::Fallback& f : s.sns_fallbacks) {
+      const sqs::Reply& taken = s.calls[f.send]->reply;
+      if (taken.status == 200) continue;
       undelivered.push_back(sns::dead_letter_copy(
           std::move(f.queue), std::move(f.body), "ClientError",
           fmt::format("the queue did not take the copy (HTTP status {})", taken.status)));
